@@ -1,0 +1,126 @@
+"""``gan3d generate``: one PNG per seed with the views side by side, plus a grid of all seeds."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from ..camera import Camera
+from ..errors import InputError
+from ..images import hstack, grid, normalize_map, save_png, to_uint8
+from ..io import write_text_atomic
+from ..latents import Latents, sample_latents
+from ..registry import load
+
+
+def parse_floats(text: str, what: str) -> list[float]:
+    """``"-0.4,0,0.4"`` -> floats; NaN, infinities and junk are one-line errors."""
+    try:
+        vals = [float(v) for v in str(text).split(",") if v.strip() != ""]
+    except ValueError:
+        raise InputError(f"bad {what} list {text!r}; give comma-separated numbers (radians), e.g. -0.4,0,0.4") from None
+    if not vals:
+        raise InputError(f"empty {what} list")
+    if not all(math.isfinite(v) for v in vals):
+        raise InputError(f"{what} must be finite numbers, got {text!r}")
+    return vals
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "generate", help="render seeds from several views",
+        description="Render each seed from the given yaw/pitch views (radians; positive yaw moves the camera "
+                    "to the image's right, see gan3d.Camera). Defaults reproduce EG3D's three-view layout.")
+    p.add_argument("model", help="registered name (gan3d models) or a checkpoint path")
+    p.add_argument("--seeds", default="0-3", help="seeds, e.g. 0-3,7 (default 0-3)")
+    p.add_argument("--latents", default=None, help="a .pt/.npz latent file to use instead of --seeds")
+    p.add_argument("--yaw", default="0.4,0,-0.4", help="comma-separated yaw angles in radians")
+    p.add_argument("--pitch", default="-0.2", help="one pitch for all views, or one per yaw (radians)")
+    p.add_argument("--radius", type=float, default=None, help="camera distance (default: the model card's)")
+    p.add_argument("--fov", type=float, default=None, help="field of view in degrees (default: the card's)")
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (1 = none; default 0.7)")
+    p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
+    p.add_argument("--depth", action="store_true", help="add a row of depth maps under each seed's views")
+    p.add_argument("--deterministic", action="store_true", help="deterministic rendering (no sampling noise)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--weights", default=None, help="weight file/folder overriding the cache")
+    p.add_argument("--out", default=None, help="output folder (default: outputs/generate/<model>)")
+    p.set_defaults(func=run)
+
+
+def _cameras(args, card) -> Camera:
+    yaws = parse_floats(args.yaw, "yaw")
+    pitches = parse_floats(args.pitch, "pitch")
+    if len(pitches) == 1:
+        pitches = pitches * len(yaws)
+    if len(pitches) != len(yaws):
+        raise InputError(f"--pitch has {len(pitches)} values for {len(yaws)} yaws; give one or one per yaw")
+    radius = card.camera.radius if args.radius is None else args.radius
+    if not (math.isfinite(radius) and radius > 0):
+        raise InputError(f"--radius must be a positive number, got {args.radius}")
+    if args.fov is not None:
+        return Camera.orbit(yaws, pitches, radius=radius, fov_degrees=args.fov, look_at=card.camera.look_at)
+    return Camera.orbit(yaws, pitches, radius=radius, focal=card.camera.focal, look_at=card.camera.look_at)
+
+
+def run(args) -> int:
+    if args.batch_size < 1:
+        raise InputError("--batch-size must be at least 1")
+    if not (math.isfinite(args.trunc)):
+        raise InputError(f"--trunc must be a number, got {args.trunc}")
+    G = load(args.model, device=args.device, weights=args.weights)
+    G.set_deterministic(args.deterministic)
+    card = G.card
+    cams = _cameras(args, card)
+    lat = Latents.load(args.latents, expect=G) if args.latents else sample_latents(G, args.seeds)
+    seeds = lat.seeds or list(range(len(lat)))
+    out = Path(args.out or Path("outputs") / "generate" / card.name.replace("/", "_"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    # Resume: images of an identical earlier run are kept; any change of settings redoes everything.
+    settings = {"model": args.model, "card": card.name, "yaw": args.yaw, "pitch": args.pitch, "radius": args.radius,
+                "fov": args.fov, "trunc": args.trunc, "trunc_cutoff": args.trunc_cutoff, "depth": args.depth,
+                "deterministic": args.deterministic, "weights": args.weights, "latents": args.latents}
+    run_file = out / "run.json"
+    previous = json.loads(run_file.read_text()) if run_file.is_file() else None
+    reuse = previous is not None and previous.get("settings") == settings
+    write_text_atomic(run_file, json.dumps({"settings": settings, "seeds": seeds}, indent=2))
+
+    def path_of(seed: int) -> Path:
+        return out / f"seed{seed:04d}.png"
+
+    todo = [i for i, s in enumerate(seeds) if not (reuse and path_of(s).is_file())]
+    bar = tqdm(total=len(seeds), desc=f"generate {card.name}", unit="seed", initial=len(seeds) - len(todo))
+    with torch.no_grad():
+        for start in range(0, len(todo), args.batch_size):
+            idx = todo[start:start + args.batch_size]
+            z = lat.z[idx].to(G.device)
+            w = G.mapping(z, None, args.trunc, args.trunc_cutoff)
+            views, depths = [], []
+            for v in range(len(cams)):
+                o = G.synthesize(w, cams[v].to(G.device))
+                views.append(to_uint8(o.image))
+                if args.depth and o.depth is not None:
+                    d = o.depth
+                    if o.mask is not None:  # show empty space as far away, not as a guessed surface
+                        d = torch.where(o.mask > 0.5, d, d.amax(dim=(1, 2, 3), keepdim=True))
+                    d = torch.nn.functional.interpolate(d, size=o.image.shape[-2:], mode="nearest")
+                    depths.append(to_uint8(-normalize_map(d)).repeat(3, axis=-1))
+            for k, i in enumerate(idx):
+                row = hstack([view[k] for view in views])
+                if depths:
+                    row = np.concatenate([row, hstack([d[k] for d in depths])], axis=0)
+                save_png(row, path_of(seeds[i]))
+                bar.update(1)
+    bar.close()
+    rows = [np.asarray(Image.open(path_of(s)).convert("RGB")) for s in seeds]
+    save_png(grid(rows), out / "grid.png")
+    print(f"wrote {len(seeds)} images and {out / 'grid.png'}")
+    return 0

@@ -1,0 +1,79 @@
+"""The ``gan3d`` command line: one entry point, sub-commands from the core and from plugins."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+import warnings
+
+from ..errors import Gan3dError
+
+# Core command modules, each with ``register(subparsers)``; missing ones (optional parts) are skipped.
+_CORE_COMMANDS = ("gan3d.cli.models", "gan3d.cli.weights", "gan3d.cli.generate", "gan3d.cli.evaluate",
+                  "gan3d.cli.compare")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``gan3d: error: ...``), exit status 2."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+_NEGATIVE_LIST = re.compile(r"^-\.?\d[\d.,eE+-]*$")
+
+
+def _join_negative_lists(argv: list[str]) -> list[str]:
+    """``--yaw -0.4,0,0.4`` -> ``--yaw=-0.4,0,0.4``: argparse would take ``-0.4,0,0.4`` for an option."""
+    out: list[str] = []
+    for tok in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NEGATIVE_LIST.match(tok) and "," in tok:
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gan3d", description="Run, compare and evaluate 3D-aware GANs.")
+    parser.add_argument("--version", action="version", version=f"gan3d {__import__('gan3d').__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _CORE_COMMANDS:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:
+                continue
+            raise
+        mod.register(sub)
+    from ..registry import plugin_manager
+
+    plugin_manager().hook.gan3d_add_commands(subparsers=sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.simplefilter("default", RuntimeWarning)
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(_join_negative_lists(sys.argv[1:] if argv is None else list(argv)))
+        except SystemExit as e:  # --help, --version and usage errors end here
+            return int(e.code or 0)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0 if args.command is None else 2
+        return int(args.func(args) or 0)
+    except Gan3dError as e:
+        print(f"gan3d: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gan3d: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""``gan3d models`` and ``gan3d info``."""
+
+from __future__ import annotations
+
+import json
+
+from .. import cache
+from ..registry import failed_plugins, list_models, model_card
+
+
+def register(sub) -> None:
+    p = sub.add_parser("models", help="list registered models and whether their weights are cached",
+                       description="Table of every registered model (installed plugins), with cached-weights status.")
+    p.add_argument("pattern", nargs="?", default=None, help="fnmatch filter, e.g. 'eg3d/*'")
+    p.set_defaults(func=run_models)
+
+    p = sub.add_parser("info", help="show a model's card", description="Print a model card (text or JSON).")
+    p.add_argument("name", help="registered model name, e.g. eg3d/ffhq512-128")
+    p.add_argument("--json", action="store_true", help="print the card as JSON")
+    p.set_defaults(func=run_info)
+
+
+def _weights_status(card) -> str:
+    if not card.weights:
+        return "none needed"
+    states = [f.status for f in cache.status(card)]
+    if all(s in ("verified", "unverified") for s in states):
+        return "cached" + (" (verified)" if all(s == "verified" for s in states) else "")
+    if any(s == "MISMATCH" for s in states):
+        return "CHECKSUM MISMATCH"
+    n = sum(s != "missing" for s in states)
+    return "not cached" if n == 0 else f"{n}/{len(states)} files"
+
+
+def run_models(args) -> int:
+    names = list_models(args.pattern)
+    rows = [("NAME", "DATASET", "RES", "LATENT", "WEIGHTS")]
+    for n in names:
+        c = model_card(n)
+        rows.append((n, c.dataset, str(c.resolution), c.latent.describe(), _weights_status(c)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    if not names:
+        print("(no models registered: install a plugin, e.g. pip install ./plugins/gan3d-eg3d)")
+    for name, err in failed_plugins().items():
+        print(f"plugin {name} failed to load: {err}")
+    return 0
+
+
+def run_info(args) -> int:
+    card = model_card(args.name)
+    if args.json:
+        print(json.dumps(card.model_dump(mode="json"), indent=2))
+        return 0
+    cam = card.camera
+    print(f"{card.name}  ({card.method}, {card.dataset}, {card.resolution}px)")
+    if card.description:
+        print(f"  {card.description}")
+    print(f"  latent:     {card.latent.describe()}")
+    print(f"  camera:     radius {cam.radius}, look-at {tuple(cam.look_at)}, focal {cam.focal:.4f} "
+          f"(fov {cam.fov_degrees:.3f} deg)")
+    print(f"  pose range: yaw {card.pose_range.yaw}, pitch {card.pose_range.pitch} (radians)")
+    for wf, st in zip(card.weights, cache.status(card)):
+        print(f"  weights:    {wf.filename} [{st.status}]" + (f" {st.path}" if st.path else ""))
+        for u in wf.urls:
+            print(f"              {u}")
+        if wf.sha256:
+            print(f"              sha256 {wf.sha256}")
+    if card.license:
+        print(f"  licence:    {card.license}")
+    if card.citation:
+        print(f"  paper:      {card.citation.title}" + (f" (arXiv {card.citation.arxiv})" if card.citation.arxiv else ""))
+        if card.citation.bibtex:
+            print("\n" + card.citation.bibtex.strip())
+    return 0

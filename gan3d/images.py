@@ -1,0 +1,44 @@
+"""Turning image tensors into pictures on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .io import atomic_write
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``[B,C,H,W]`` in ``[-1,1]`` -> ``[B,H,W,C]`` uint8, rounding as EG3D's scripts (``x*127.5+128``)."""
+    x = (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+def normalize_map(maps: torch.Tensor) -> torch.Tensor:
+    """Per-image min-max normalise ``[B,1,H,W]`` (e.g. depth) to ``[-1,1]`` for display."""
+    flat = maps.flatten(1)
+    lo, hi = flat.min(1).values[:, None, None, None], flat.max(1).values[:, None, None, None]
+    return (maps - lo) / (hi - lo).clamp_min(1e-8) * 2 - 1
+
+
+def hstack(images: list[np.ndarray]) -> np.ndarray:
+    """Side by side ``[H,W,C]`` arrays of one height."""
+    return np.concatenate(images, axis=1)
+
+
+def grid(rows: list[np.ndarray]) -> np.ndarray:
+    """Stack equally wide rows vertically."""
+    return np.concatenate(rows, axis=0)
+
+
+def save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
+    """Write ``[H,W,3]`` or ``[H,W]`` uint8 atomically as PNG."""
+    path = Path(path)
+    img = Image.fromarray(array.squeeze(-1) if array.ndim == 3 and array.shape[-1] == 1 else array)
+    with atomic_write(path) as tmp:
+        img.save(tmp, format="PNG")
+    return path

@@ -1,0 +1,220 @@
+"""Plugin discovery and the model/evaluator registry (one registry, like timm's)."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import os
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pluggy
+
+from . import hookspecs
+from .cards import ModelCard
+from .errors import CheckpointError, UnknownEvaluatorError, UnknownModelError
+
+ENTRY_POINT_GROUP = "gan3d"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its card and ``build(card, files, device) -> Generator``.
+
+    ``files`` maps each of the card's weight file names to a local path (empty for weight-free models).
+    """
+
+    card: ModelCard
+    build: Callable
+    plugin: str = ""
+
+
+@dataclass(frozen=True)
+class EvaluatorEntry:
+    """A registered evaluator: ``create(**options) -> gan3d.eval.Evaluator``."""
+
+    name: str
+    create: Callable
+    description: str = ""
+    plugin: str = ""
+
+
+@dataclass
+class _State:
+    pm: pluggy.PluginManager
+    models: dict[str, ModelEntry] = field(default_factory=dict)
+    evaluators: dict[str, EvaluatorEntry] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+_STATE: _State | None = None
+
+
+def _new_manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("gan3d")
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager, failed: dict[str, str]) -> None:
+    if os.environ.get("GAN3D_DISABLE_PLUGINS"):
+        return
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not take the others down
+            failed[ep.name] = f"{type(e).__name__}: {e}"
+            warnings.warn(f"gan3d plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                          f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+
+
+def _collect(state: _State) -> None:
+    try:
+        state.pm.check_pending()
+    except pluggy.PluginValidationError as e:
+        warnings.warn(f"gan3d plugin {e.plugin!r} has a hook implementation that matches no gan3d hook "
+                      f"(misspelled?): {e}", RuntimeWarning, stacklevel=2)
+    state.models.clear()
+    state.evaluators.clear()
+    for impl in state.pm.hook.gan3d_register_models.get_hookimpls():
+        plugin = state.pm.get_name(impl.plugin) or ""
+        for entry in impl.function() or []:
+            entry = ModelEntry(entry.card, entry.build, entry.plugin or plugin)
+            if entry.card.name in state.models:
+                warnings.warn(f"model {entry.card.name!r} is registered twice ({state.models[entry.card.name].plugin}"
+                              f" and {plugin}); keeping the first", RuntimeWarning, stacklevel=2)
+                continue
+            state.models[entry.card.name] = entry
+    for impl in state.pm.hook.gan3d_register_evaluators.get_hookimpls():
+        plugin = state.pm.get_name(impl.plugin) or ""
+        for entry in impl.function() or []:
+            state.evaluators.setdefault(entry.name, EvaluatorEntry(entry.name, entry.create, entry.description,
+                                                                   entry.plugin or plugin))
+
+
+def _state() -> _State:
+    global _STATE
+    if _STATE is None:
+        state = _State(_new_manager())
+        from . import builtin  # the core's own evaluators register like any plugin
+
+        state.pm.register(builtin, name="gan3d-core")
+        _load_entry_points(state.pm, state.failed)
+        _collect(state)
+        _STATE = state
+    return _STATE
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    return _state().pm
+
+
+def register(plugin, name: str | None = None) -> None:
+    """Register a plugin object at run time (tests, notebooks); entry points are the normal way."""
+    state = _state()
+    state.pm.register(plugin, name=name)
+    _collect(state)
+
+
+def unregister(name: str) -> None:
+    state = _state()
+    state.pm.unregister(name=name)
+    _collect(state)
+
+
+def reset() -> None:
+    """Forget every plugin; the next call rediscovers them."""
+    global _STATE
+    _STATE = None
+
+
+def failed_plugins() -> dict[str, str]:
+    """Plugins whose import failed, with the error."""
+    return dict(_state().failed)
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    if not close:
+        # also match on the variant or method alone ("ffhq512-128" -> "eg3d/ffhq512-128")
+        close = [k for k in known if name in k][:3]
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of registered models (``method/variant``), sorted; ``pattern`` is an fnmatch filter."""
+    import fnmatch
+
+    names = sorted(_state().models)
+    return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
+
+
+def model_entry(name: str) -> ModelEntry:
+    models = _state().models
+    if name not in models:
+        hint = _suggest(name, models)
+        msg = f"unknown model {name!r}{hint}"
+        if not hint:
+            msg += f"; installed models: {', '.join(sorted(models)) or 'none'} (see `gan3d models`)"
+        raise UnknownModelError(msg)
+    return models[name]
+
+
+def model_card(name: str) -> ModelCard:
+    """The card of a registered model."""
+    return model_entry(name).card
+
+
+def list_evaluators() -> list[str]:
+    return sorted(_state().evaluators)
+
+
+def evaluator_entry(name: str) -> EvaluatorEntry:
+    evs = _state().evaluators
+    if name not in evs:
+        raise UnknownEvaluatorError(f"unknown metric {name!r}{_suggest(name, evs)}; "
+                                    f"available: {', '.join(sorted(evs)) or 'none'}")
+    return evs[name]
+
+
+def _looks_like_path(s: str) -> bool:
+    # "method/variant" names also contain a slash, so only an existing path, a checkpoint suffix or an
+    # explicit ./ ~ / prefix make a string a path.
+    return (Path(s).exists() or s.startswith((".", "/", "~")) or s.count(os.sep) > 1
+            or Path(s).suffix in {".pkl", ".pt", ".pth", ".json", ".safetensors"})
+
+
+def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os.PathLike | None = None):
+    """A generator, ready for inference (``eval()``, no grad) on ``device``.
+
+    * ``"eg3d/ffhq512-128"``: a registered name; weights resolve through the cache (downloaded and
+      sha256-checked where the card has a URL), or ``weights`` (a file or folder) overrides them.
+    * ``"path/to/checkpoint.pkl"``: a file or folder in a method's own format, handed to the plugin
+      that recognises it.
+    """
+    from . import cache
+
+    key = os.fspath(name_or_path)
+    if key in _state().models:
+        entry = _state().models[key]
+        files = cache.resolve(entry.card, override=weights)
+        gen = entry.build(entry.card, files, device)
+    elif _looks_like_path(key):
+        path = Path(key).expanduser()
+        if not path.exists():
+            raise CheckpointError(f"checkpoint {key!r} does not exist")
+        gen = _state().pm.hook.gan3d_load_checkpoint(path=path, device=device)
+        if gen is None:
+            plugins = [n for n, _ in _state().pm.list_name_plugin()]
+            raise CheckpointError(f"no installed plugin recognises the format of {key!r} "
+                                  f"(installed: {', '.join(sorted(plugins))})")
+    else:
+        model_entry(key)  # raises with suggestions
+        raise AssertionError("unreachable")
+    gen.eval().requires_grad_(False)
+    return gen.to(device)
