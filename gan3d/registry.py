@@ -157,6 +157,10 @@ def list_models(pattern: str | None = None) -> list[str]:
 def model_entry(name: str) -> ModelEntry:
     models = _state().models
     if name not in models:
+        from .catalog import install_hint
+
+        if (missing := install_hint(name)) is not None:
+            raise UnknownModelError(missing)
         hint = _suggest(name, models)
         msg = f"unknown model {name!r}{hint}"
         if not hint:

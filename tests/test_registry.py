@@ -21,7 +21,7 @@ def test_toy_plugin_is_found_through_its_entry_point():
     eps = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="gan3d")}
     assert eps.get("toy") == "gan3d_toy.plugin", "install tests/toy_plugin (make test does)"
     assert "toy/sphere" in gan3d.list_models()
-    assert gan3d.list_models("toy/*") == ["toy/sphere"]
+    assert gan3d.list_models("toy/*") == ["toy/sphere", "toy/sphere16"]
     card = gan3d.model_card("toy/sphere")
     assert card.method == "toy" and card.latent.dim == 8
 

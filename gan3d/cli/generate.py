@@ -17,19 +17,7 @@ from ..images import hstack, grid, normalize_map, save_png, to_uint8
 from ..io import write_text_atomic
 from ..latents import Latents, sample_latents
 from ..registry import load
-
-
-def parse_floats(text: str, what: str) -> list[float]:
-    """``"-0.4,0,0.4"`` -> floats; NaN, infinities and junk are one-line errors."""
-    try:
-        vals = [float(v) for v in str(text).split(",") if v.strip() != ""]
-    except ValueError:
-        raise InputError(f"bad {what} list {text!r}; give comma-separated numbers (radians), e.g. -0.4,0,0.4") from None
-    if not vals:
-        raise InputError(f"empty {what} list")
-    if not all(math.isfinite(v) for v in vals):
-        raise InputError(f"{what} must be finite numbers, got {text!r}")
-    return vals
+from .args import pair_pitches, parse_angles
 
 
 def register(sub) -> None:
@@ -40,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("model", help="registered name (gan3d models) or a checkpoint path")
     p.add_argument("--seeds", default="0-3", help="seeds, e.g. 0-3,7 (default 0-3)")
     p.add_argument("--latents", default=None, help="a .pt/.npz latent file to use instead of --seeds")
-    p.add_argument("--yaw", default="0.4,0,-0.4", help="comma-separated yaw angles in radians")
+    p.add_argument("--yaw", default="0.4,0,-0.4", help="yaw angles in radians: a list (-0.4,0,0.4) or start:stop:count")
     p.add_argument("--pitch", default="-0.2", help="one pitch for all views, or one per yaw (radians)")
     p.add_argument("--radius", type=float, default=None, help="camera distance (default: the model card's)")
     p.add_argument("--fov", type=float, default=None, help="field of view in degrees (default: the card's)")
@@ -56,12 +44,8 @@ def register(sub) -> None:
 
 
 def _cameras(args, card) -> Camera:
-    yaws = parse_floats(args.yaw, "yaw")
-    pitches = parse_floats(args.pitch, "pitch")
-    if len(pitches) == 1:
-        pitches = pitches * len(yaws)
-    if len(pitches) != len(yaws):
-        raise InputError(f"--pitch has {len(pitches)} values for {len(yaws)} yaws; give one or one per yaw")
+    yaws = parse_angles(args.yaw, "yaw")
+    pitches = pair_pitches(yaws, parse_angles(args.pitch, "pitch"))
     radius = card.camera.radius if args.radius is None else args.radius
     if not (math.isfinite(radius) and radius > 0):
         raise InputError(f"--radius must be a positive number, got {args.radius}")

@@ -22,14 +22,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-_NEGATIVE_LIST = re.compile(r"^-\.?\d[\d.,eE+-]*$")
+_NEGATIVE_LIST = re.compile(r"^-\.?\d[\d.,:eE+-]*$")
 
 
 def _join_negative_lists(argv: list[str]) -> list[str]:
-    """``--yaw -0.4,0,0.4`` -> ``--yaw=-0.4,0,0.4``: argparse would take ``-0.4,0,0.4`` for an option."""
+    """``--yaw -0.4,0,0.4`` -> ``--yaw=-0.4,0,0.4`` (also ``-1.2:1.2:7``): argparse would read an option."""
     out: list[str] = []
     for tok in argv:
-        if out and out[-1].startswith("--") and "=" not in out[-1] and _NEGATIVE_LIST.match(tok) and "," in tok:
+        if (out and out[-1].startswith("--") and "=" not in out[-1] and _NEGATIVE_LIST.match(tok)
+                and ("," in tok or ":" in tok)):
             out[-1] = f"{out[-1]}={tok}"
         else:
             out.append(tok)

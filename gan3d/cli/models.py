@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from .. import cache
@@ -33,16 +34,19 @@ def _weights_status(card) -> str:
 
 
 def run_models(args) -> int:
+    from ..catalog import known_names
+
     names = list_models(args.pattern)
     rows = [("NAME", "DATASET", "RES", "LATENT", "WEIGHTS")]
     for n in names:
         c = model_card(n)
         rows.append((n, c.dataset, str(c.resolution), c.latent.describe(), _weights_status(c)))
+    for n, dist in sorted(known_names().items()):  # catalogued models whose plugin is missing
+        if n not in names and (args.pattern is None or fnmatch.fnmatch(n, args.pattern)):
+            rows.append((n, "-", "-", "-", f"plugin not installed: pip install ./plugins/{dist}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
-    if not names:
-        print("(no models registered: install a plugin, e.g. pip install ./plugins/gan3d-eg3d)")
     for name, err in failed_plugins().items():
         print(f"plugin {name} failed to load: {err}")
     return 0

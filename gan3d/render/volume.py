@@ -155,30 +155,45 @@ class VolumeRenderer(Renderer):
 
     ray_start / ray_end: depth range along each ray (world units);
     num_samples / num_importance: coarse and fine samples per ray (``num_importance = 0``: one pass);
-    white_back: composite over white; chunk: rays per batch element rendered at once, bounding memory
-    at any resolution (``None``: all rays in one go).
+    white_back: composite over white;
+    chunk: rays per batch element rendered at once (``None``: no limit);
+    max_points: cap on the points evaluated by one field call (batch x rays x samples), which bounds
+    memory at any resolution and batch size (``None``: no cap).
+    Chunking never changes the result: the depth clamp uses the global sample range of the whole
+    batch, as EG3D's single pass does.
     """
 
     def __init__(self, ray_start: float, ray_end: float, num_samples: int, num_importance: int = 0,
-                 white_back: bool = False, chunk: int | None = 16384):
+                 white_back: bool = False, chunk: int | None = 16384, max_points: int | None = 1 << 19):
         self.ray_start, self.ray_end = float(ray_start), float(ray_end)
         self.num_samples, self.num_importance = int(num_samples), int(num_importance)
+        if self.num_samples < 2:
+            raise ValueError(f"num_samples must be at least 2, got {num_samples}")
         self.white_back = bool(white_back)
         self.chunk = chunk
+        self.max_points = max_points
 
     def render_rays(self, field: Field, origins: torch.Tensor, dirs: torch.Tensor, deterministic: bool = False,
                     depth_range=None):
-        """Composite along rays ``[B,M,3]`` -> ``(features [B,M,C], depth [B,M,1], weights [B,M,S-1,1])``."""
-        B, M = origins.shape[:2]
+        """Composite along rays ``[B,M,3]`` -> ``(features [B,M,C], depth [B,M,1], weights [B,M,S-1,1])``.
+
+        ``depth_range=None`` clamps depth to the range of these rays' samples (one pass over every ray,
+        EG3D's behaviour); ``(-inf, inf)`` leaves it unclamped for a later global clamp.
+        """
+        rgb, depth, weights, _ = self._render_rays(field, origins, dirs, deterministic, depth_range)
+        return rgb, depth, weights
+
+    def _render_rays(self, field, origins, dirs, deterministic, depth_range):
         depths = stratified_depths(origins, self.ray_start, self.ray_end, self.num_samples, deterministic)
         colors, densities = self._query(field, origins, dirs, depths)
         if self.num_importance > 0:
-            lo, hi = (torch.min(depths), torch.max(depths)) if depth_range is None else depth_range
-            _, _, weights = mip_ray_march(colors, densities, depths, depth_range=(lo, hi))
+            with torch.no_grad():  # only the weights are needed; no compositing of features
+                weights = _march_weights(densities, depths)
             fine = importance_depths(depths, weights, self.num_importance, deterministic)
             colors_f, densities_f = self._query(field, origins, dirs, fine)
             depths, colors, densities = merge_samples(depths, colors, densities, fine, colors_f, densities_f)
-        return mip_ray_march(colors, densities, depths, self.white_back, depth_range)
+        rgb, depth, weights = mip_ray_march(colors, densities, depths, self.white_back, depth_range)
+        return rgb, depth, weights, (torch.min(depths), torch.max(depths))
 
     @staticmethod
     def _query(field: Field, origins, dirs, depths):
@@ -188,15 +203,19 @@ class VolumeRenderer(Renderer):
         colors, densities = field(points, d)
         return colors.reshape(B, M, S, colors.shape[-1]), densities.reshape(B, M, S, 1)
 
-    def render(self, field: Field, camera: Camera, resolution: int, deterministic: bool = False) -> RenderOutput:
-        """Render ``field`` from ``camera`` at ``resolution x resolution``.
+    def rays_per_chunk(self, batch: int, num_rays: int) -> int:
+        """Rays per batch element in one pass under ``chunk`` and ``max_points``."""
+        chunk = num_rays if not self.chunk else min(num_rays, int(self.chunk))
+        if self.max_points:
+            per_ray = batch * max(self.num_samples, self.num_importance)
+            chunk = min(chunk, max(1, int(self.max_points) // per_ray))
+        return max(1, chunk)
 
-        Chunking splits the rays but keeps results identical to a single pass: the depth clamp uses
-        the global range of the coarse depths (plus, stochastically, the fine ones) as EG3D does.
-        """
+    def render(self, field: Field, camera: Camera, resolution: int, deterministic: bool = False) -> RenderOutput:
+        """Render ``field`` from ``camera`` at ``resolution x resolution`` -> :class:`~gan3d.RenderOutput`."""
         origins, dirs = ray_grid(camera, resolution)
         B, M = origins.shape[:2]
-        chunk = M if not self.chunk else int(self.chunk)
+        chunk = self.rays_per_chunk(B, M)
         if chunk >= M:
             feats, depth, weights = self.render_rays(field, origins, dirs, deterministic)
             opacity = weights.sum(2)
@@ -210,24 +229,27 @@ class VolumeRenderer(Renderer):
         )
 
     def _render_chunked(self, field, origins, dirs, chunk, deterministic):
-        # EG3D clamps depth to the min/max over all samples of the batch. Coarse depths span
-        # [ray_start, ray_end (+jitter)]; fine depths lie between coarse mid-points, so the global
-        # range is that of the coarse samples. Render every chunk unclamped, then clamp globally.
+        # EG3D clamps the composited depth to the min/max over *all* samples of the batch (coarse and
+        # fine, jittered or not). Render every chunk unclamped, track the sample range, clamp at the end:
+        # identical to one pass in both modes.
         inf = torch.tensor(float("inf"), device=origins.device)
-        feats, depths_out, opac = [], [], []
-        lo, hi = inf, -inf
+        feats, depths_out, opac, los, his = [], [], [], [], []
         for s in range(0, origins.shape[1], chunk):
             o, d = origins[:, s:s + chunk], dirs[:, s:s + chunk]
-            f, dep, w = self.render_rays(field, o, d, deterministic, depth_range=(-inf, inf))
+            f, dep, w, (lo, hi) = self._render_rays(field, o, d, deterministic, (-inf, inf))
             feats.append(f)
             depths_out.append(dep)
             opac.append(w.sum(2))
-        if deterministic:
-            lo = torch.tensor(self.ray_start, device=origins.device)
-            hi = torch.tensor(self.ray_end, device=origins.device)
-        else:  # jittered coarse depths: the bound is at most ray_end + delta; use the exact extremes seen
-            lo = torch.tensor(self.ray_start, device=origins.device)
-            hi = torch.tensor(self.ray_end + (self.ray_end - self.ray_start) / (self.num_samples - 1),
-                              device=origins.device)
-        depth = torch.clamp(torch.cat(depths_out, 1), lo, hi)
+            los.append(lo)
+            his.append(hi)
+        depth = torch.clamp(torch.cat(depths_out, 1), torch.stack(los).min(), torch.stack(his).max())
         return torch.cat(feats, 1), depth, torch.cat(opac, 1)
+
+
+def _march_weights(densities: torch.Tensor, depths: torch.Tensor) -> torch.Tensor:
+    """The compositing weights ``[B,M,S-1,1]`` of :func:`mip_ray_march` alone (for importance sampling)."""
+    deltas = depths[:, :, 1:] - depths[:, :, :-1]
+    densities_mid = F.softplus((densities[:, :, :-1] + densities[:, :, 1:]) / 2 - 1)
+    alpha = 1 - torch.exp(-densities_mid * deltas)
+    alpha_shifted = torch.cat((torch.ones_like(alpha[:, :, :1]), 1 - alpha + 1e-10), -2)
+    return alpha * torch.cumprod(alpha_shifted, -2)[:, :, :-1]

@@ -90,3 +90,13 @@ def test_every_command_has_help():
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "gan3d.cli.main", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "generate" in out.stdout
+
+
+def test_catalogued_models_without_their_plugin_say_what_to_install(capsys, monkeypatch):
+    from gan3d import catalog
+
+    monkeypatch.setitem(catalog.KNOWN, "zzz", ("gan3d-zzz", ("v1",)))
+    code, out, _ = run(capsys, "models")
+    assert "zzz/v1" in out and "pip install ./plugins/gan3d-zzz" in out
+    code, _, err = run(capsys, "info", "zzz/v1")
+    assert code == 2 and "gan3d-zzz plugin, which is not installed" in err

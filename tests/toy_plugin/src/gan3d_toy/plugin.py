@@ -24,6 +24,10 @@ CARD = gan3d.ModelCard(
     description="An analytic sphere: z[0:3] sets its colour, z[3] its radius, z[4:6] the light.",
 )
 
+# A variant with another latent size and a narrow trained pose range (comparisons mark views outside it).
+CARD16 = CARD.model_copy(update={"name": "toy/sphere16", "latent": gan3d.LatentSpec(parts={"z": 16}),
+                                 "pose_range": gan3d.PoseRange(yaw=(-0.5, 0.5), pitch=(-0.3, 0.3))})
+
 
 class ToySphere(gan3d.Generator):
     """``w = psi * z`` (one w); density ``200 (r - |x|) + 1`` with Lambert shading towards a z-chosen light."""
@@ -82,7 +86,7 @@ def _load_checkpoint(path, device):
 
 @gan3d.hookimpl
 def gan3d_register_models():
-    return [gan3d.ModelEntry(CARD, _build)]
+    return [gan3d.ModelEntry(CARD, _build), gan3d.ModelEntry(CARD16, _build)]
 
 
 @gan3d.hookimpl

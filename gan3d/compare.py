@@ -1,0 +1,217 @@
+"""Side-by-side comparison of models on identical latents and identical cameras.
+
+The rules that make a comparison fair:
+
+* **Latents**: every model draws from the same seeds with :func:`gan3d.sample_latents`, so models with
+  the same latent size receive exactly the same z. A model with another latent space gets its own draw
+  from the same seeds, and the result says so. A latent file applies to the models whose spec it fits.
+* **Cameras**: every model receives the same :class:`gan3d.Camera` and converts it itself. A view
+  outside a model's trained pose range is still rendered, and marked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from tqdm.auto import tqdm
+
+from .camera import Camera
+from .generator import Generator
+from .images import to_uint8
+from .io import atomic_write
+from .latents import Latents, sample_latents
+
+
+@dataclass
+class Entry:
+    """One compared model: its label, the latents it received and how they relate to the others'."""
+
+    label: str
+    generator: Generator
+    latents: Latents
+    note: str = ""
+
+
+@dataclass
+class Comparison:
+    """Rendered views ``images[m]`` as ``[S,V,H,W,3]`` uint8, with what produced them."""
+
+    entries: list[Entry]
+    cameras: Camera
+    yaws: list[float]
+    pitches: list[float]
+    images: list[np.ndarray] = field(default_factory=list)
+    outside: list[list[bool]] = field(default_factory=list)  # [model][view]: outside trained pose range
+    lpips: list[list[float]] | None = None                    # [model-1][seed] against the first model
+    camera_kwargs: dict = field(default_factory=dict)          # radius, focal, look_at of every camera
+
+
+def model_label(G: Generator, source: str) -> str:
+    label = G.card.name if source == G.card.name else f"{G.card.name} ({Path(source).name})"
+    note = getattr(G, "weights_note", "")
+    return f"{label} [{note}]" if note else label
+
+
+def assign_latents(generators: list[Generator], seeds: list[int] | None, latents: Latents | None) -> list[tuple[Latents, str]]:
+    """The latents each model receives, with a note for those that could not share the common ones."""
+    out: list[tuple[Latents, str]] = []
+    first_with_spec: dict = {}
+    for G in generators:
+        spec = G.card.latent
+        key = tuple(spec.parts.items())
+        if latents is not None and latents.spec == spec:
+            lat, note = latents, "latents from file"
+        else:
+            use_seeds = seeds if seeds is not None else (latents.seeds if latents is not None else None)
+            if use_seeds is None:
+                from .errors import InputError
+
+                raise InputError(f"the latent file does not fit {G.card.name} ({spec.describe()}) and records no "
+                                 f"seeds to draw from; pass --seeds")
+            lat = sample_latents(spec, use_seeds)
+            note = "" if latents is None else f"own draw from the same seeds (latent file is {latents.spec.describe()})"
+        if key in first_with_spec and not note:
+            note = f"same z as {first_with_spec[key]}"
+        elif key not in first_with_spec and first_with_spec and latents is None:
+            note = f"own latent space ({spec.describe()}): own draw from the same seeds"
+        first_with_spec.setdefault(key, G.card.name)
+        out.append((lat, note))
+    return out
+
+
+@torch.no_grad()
+def render_views(G: Generator, lat: Latents, cameras: Camera, truncation_psi: float,
+                 truncation_cutoff: int | None, batch_size: int = 4, progress: tqdm | None = None) -> np.ndarray:
+    """``[S,V,H,W,3]`` uint8: every latent from every camera (conditioning frontal)."""
+    rows = []
+    for s in range(0, len(lat), batch_size):
+        z = lat.z[s:s + batch_size].to(G.device)
+        w = G.mapping(z, None, truncation_psi, truncation_cutoff)
+        views = [to_uint8(G.synthesize(w, cameras[v].to(G.device)).image) for v in range(len(cameras))]
+        rows.append(np.stack(views, axis=1))
+        if progress is not None:
+            progress.update(z.shape[0])
+    return np.concatenate(rows)
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _tile(img: np.ndarray, size: int) -> Image.Image:
+    im = Image.fromarray(img)
+    return im if im.size == (size, size) else im.resize((size, size), Image.LANCZOS)
+
+
+def grid_image(cmp: Comparison, tile: int = 128) -> np.ndarray:
+    """Rows = models, columns = seeds x views; labelled with names, seeds and angles.
+
+    Views outside a model's trained pose range get a red frame and a ``!`` in the header.
+    """
+    M, S, V = len(cmp.entries), cmp.images[0].shape[0], len(cmp.yaws)
+    left, top, gap = max(170, tile + 40), 34, 6
+    font, small = _font(12), _font(10)
+    W = left + S * (V * tile + gap)
+    H = top + M * (tile + 18)
+    canvas = Image.new("RGB", (W, H), "white")
+    draw = ImageDraw.Draw(canvas)
+    seeds = cmp.entries[0].latents.seeds or list(range(S))
+    for s in range(S):
+        x0 = left + s * (V * tile + gap)
+        draw.text((x0 + 2, 2), f"seed {seeds[s]}", fill="black", font=font)
+        for v in range(V):
+            draw.text((x0 + v * tile + 2, 18), f"yaw {cmp.yaws[v]:+.2f} pitch {cmp.pitches[v]:+.2f}",
+                      fill="black", font=small)
+    for m, e in enumerate(cmp.entries):
+        y0 = top + m * (tile + 18)
+        _wrap(draw, e.label, (4, y0 + 2), left - 8, font, "black")
+        if e.note:
+            _wrap(draw, e.note, (4, y0 + 40), left - 8, small, "dimgray")
+        if cmp.lpips is not None and m > 0:
+            draw.text((4, y0 + tile - 12), f"LPIPS vs row 1: {np.mean(cmp.lpips[m - 1]):.3f}", fill="navy", font=small)
+        for s in range(S):
+            x0 = left + s * (V * tile + gap)
+            for v in range(V):
+                canvas.paste(_tile(cmp.images[m][s, v], tile), (x0 + v * tile, y0))
+                if cmp.outside[m][v]:
+                    draw.rectangle((x0 + v * tile, y0, x0 + (v + 1) * tile - 1, y0 + tile - 1), outline="red", width=3)
+                    draw.text((x0 + v * tile + 4, y0 + tile + 2), "outside trained poses", fill="red", font=small)
+    return np.asarray(canvas)
+
+
+def _wrap(draw, text: str, xy, width: int, font, fill) -> None:
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        trial = f"{line} {w}".strip()
+        if draw.textlength(trial, font=font) > width and line:
+            lines.append(line)
+            line = w
+        else:
+            line = trial
+    lines.append(line)
+    draw.multiline_text(xy, "\n".join(lines[:3]), fill=fill, font=font)
+
+
+def compare(generators: list[Generator], labels: list[str], yaws: list[float], pitches: list[float],
+            camera_kwargs: dict, seeds: list[int] | None = None, latents: Latents | None = None,
+            truncation_psi: float = 0.7, truncation_cutoff: int | None = None, batch_size: int = 4) -> Comparison:
+    """Render every model on its assigned latents from the same cameras.
+
+    ``camera_kwargs`` (radius, focal, look_at) build one :meth:`Camera.orbit` per (yaw, pitch); every
+    model receives those very cameras.
+    """
+    assigned = assign_latents(generators, seeds, latents)
+    entries = [Entry(lbl, G, lat, note) for G, lbl, (lat, note) in zip(generators, labels, assigned)]
+    cameras = Camera.orbit(yaws, pitches, **camera_kwargs)
+    cmp = Comparison(entries, cameras, yaws, pitches, camera_kwargs=dict(camera_kwargs))
+    total = sum(len(e.latents) for e in entries)
+    with tqdm(total=total, desc="compare", unit="latent") as bar:
+        for e in entries:
+            bar.set_postfix_str(e.generator.card.name)
+            cmp.images.append(render_views(e.generator, e.latents, cameras, truncation_psi, truncation_cutoff,
+                                           batch_size, bar))
+            rng = e.generator.card.pose_range
+            cmp.outside.append([not rng.contains(y, p) for y, p in zip(yaws, pitches)])
+    return cmp
+
+
+def save_latents(cmp: Comparison, path: str | Path) -> Path:
+    """``latents.pt``: exactly what each model received (loadable with ``weights_only=True``)."""
+    payload = {"models": [{"label": e.label, "model": e.generator.card.name, "z": e.latents.z.cpu(),
+                           "spec": dict(e.latents.spec.parts), "seeds": e.latents.seeds, "note": e.note}
+                          for e in cmp.entries],
+               "yaw": cmp.yaws, "pitch": cmp.pitches, "cam2world": cmp.cameras.cam2world.cpu(),
+               "intrinsics": cmp.cameras.intrinsics.cpu()}
+    with atomic_write(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+@torch.no_grad()
+def orbit_frames(cmp: Comparison, num_frames: int, truncation_psi: float, truncation_cutoff: int | None,
+                 max_seeds: int = 4, tile: int = 128):
+    """Frames of an orbit (yaw swinging between the compared extremes): rows = models, columns = seeds."""
+    lo, hi = min(cmp.yaws), max(cmp.yaws)
+    amp, mid = (hi - lo) / 2 or 0.35, (hi + lo) / 2
+    pitch = float(np.mean(cmp.pitches))
+    ws = []
+    for e in cmp.entries:
+        z = e.latents.z[:max_seeds].to(e.generator.device)
+        ws.append(e.generator.mapping(z, None, truncation_psi, truncation_cutoff))
+    for t in tqdm(range(num_frames), desc="orbit video", unit="frame"):
+        yaw = mid + amp * math.sin(2 * math.pi * t / num_frames)
+        rows = []
+        cam = Camera.orbit(yaw, pitch, **cmp.camera_kwargs)
+        for e, w in zip(cmp.entries, ws):
+            cam = cam.to(e.generator.device)
+            imgs = to_uint8(e.generator.synthesize(w, cam).image)
+            rows.append(np.concatenate([np.asarray(_tile(i, tile)) for i in imgs], axis=1))
+        yield np.concatenate(rows, axis=0)
