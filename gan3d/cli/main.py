@@ -12,7 +12,7 @@ from ..errors import Gan3dError
 
 # Core command modules, each with ``register(subparsers)``; missing ones (optional parts) are skipped.
 _CORE_COMMANDS = ("gan3d.cli.models", "gan3d.cli.weights", "gan3d.cli.generate", "gan3d.cli.evaluate",
-                  "gan3d.cli.compare")
+                  "gan3d.cli.compare", "gan3d.cli.leaderboard")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         mod.register(sub)
     from ..registry import plugin_manager
 
-    plugin_manager().hook.gan3d_add_commands(subparsers=sub)
+    pm = plugin_manager()
+    for impl in pm.hook.gan3d_add_commands.get_hookimpls():
+        try:  # a plugin whose commands fail to build must not take the whole CLI down
+            impl.function(subparsers=sub)
+        except Exception as e:  # noqa: BLE001
+            warnings.warn(f"plugin {pm.get_name(impl.plugin)!r} failed to add its commands: {type(e).__name__}: {e}",
+                          RuntimeWarning, stacklevel=2)
     return parser
 
 

@@ -1,0 +1,193 @@
+"""The results store: an embedded SQLite database of evaluation runs and their metric results.
+
+One row per (run, model, metric), each committed as soon as it is computed, so a run killed at any
+point resumes where it stopped: :meth:`ResultStore.done` says what is already there and
+``INSERT OR IGNORE`` on the primary key makes a repeated write a no-op (no duplicates). WAL mode and a
+busy timeout let several processes write to one store at once without corrupting it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from .errors import Gan3dError
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE = "gan3d-results.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, name TEXT NOT NULL, config_json TEXT NOT NULL,
+    created TEXT NOT NULL, versions_json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    run_id TEXT NOT NULL, model TEXT NOT NULL, card_name TEXT NOT NULL, dataset TEXT NOT NULL,
+    checkpoint_sha256 TEXT, weights_note TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, model));
+CREATE TABLE IF NOT EXISTS results (
+    run_id TEXT NOT NULL, model TEXT NOT NULL, metric TEXT NOT NULL,
+    value REAL NOT NULL, spread REAL, n INTEGER NOT NULL,
+    protocol_hash TEXT NOT NULL, protocol_json TEXT NOT NULL, dataset TEXT NOT NULL,
+    seconds REAL, created TEXT NOT NULL, versions_json TEXT NOT NULL, extra_json TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (run_id, model, metric));
+"""
+
+
+class StoreError(Gan3dError):
+    """The store file is unusable (newer schema, not a gan3d store, locked for too long)."""
+
+
+class StoredResult(BaseModel):
+    """One metric result of one model in one run, as stored."""
+
+    run_id: str
+    model: str
+    metric: str
+    value: float
+    spread: float | None = None
+    n: int
+    protocol_hash: str
+    protocol: dict = Field(default_factory=dict)
+    dataset: str = ""
+    seconds: float | None = None
+    created: str = ""
+    versions: dict = Field(default_factory=dict)
+    extra: dict = Field(default_factory=dict)
+    weights_note: str = ""
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a number (recorded with every result)."""
+    import importlib.metadata as md
+
+    out = {}
+    for dist in ("gan3d", "torch", "torchvision", "numpy", "clean-fid", "lpips", "facenet-pytorch"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    for ep in md.entry_points(group="gan3d"):
+        if ep.dist is not None:
+            out[ep.dist.name] = ep.dist.version
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class ResultStore:
+    """A results database at ``path`` (created on first use)."""
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_STORE, timeout: float = 60.0):
+        self.path = Path(path)
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder; give a file path for the results store")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            with self._tx():
+                for stmt in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(stmt)
+                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row is None:
+                    self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    version = SCHEMA_VERSION
+                else:
+                    version = int(row[0])
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{self.path} is not a gan3d results store ({e}); choose another --store file") from None
+        if version > SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(f"{self.path} was written by a newer gan3d (store schema {version}, this gan3d reads "
+                             f"up to {SCHEMA_VERSION}); upgrade gan3d or use another --store file")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ResultStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        # BEGIN IMMEDIATE takes the write lock up front, so concurrent writers queue instead of failing.
+        for attempt in range(50):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or attempt == 49:
+                    raise StoreError(f"{self.path} stayed locked: {e}") from None
+                time.sleep(0.1)
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------------------------- writing
+    def add_run(self, run_id: str, name: str, config: dict) -> None:
+        with self._tx():
+            self._db.execute("INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?)",
+                             (run_id, name, json.dumps(config, sort_keys=True), _now(), json.dumps(package_versions())))
+
+    def add_model(self, run_id: str, model: str, card_name: str, dataset: str, checkpoint_sha256: str | None,
+                  weights_note: str = "") -> None:
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?)",
+                             (run_id, model, card_name, dataset, checkpoint_sha256, weights_note))
+
+    def add_result(self, r: StoredResult) -> bool:
+        """Commit one result; False if that (run, model, metric) was already stored (nothing written)."""
+        with self._tx():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (r.run_id, r.model, r.metric, float(r.value), r.spread, int(r.n), r.protocol_hash,
+                 json.dumps(r.protocol, sort_keys=True), r.dataset, r.seconds, r.created or _now(),
+                 json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(r.extra, sort_keys=True)))
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------------------------------- reading
+    def done(self, run_id: str) -> set[tuple[str, str]]:
+        """``{(model, metric)}`` already stored for ``run_id``."""
+        rows = self._db.execute("SELECT model, metric FROM results WHERE run_id=?", (run_id,)).fetchall()
+        return {(m, k) for m, k in rows}
+
+    def results(self, run_id: str | None = None) -> list[StoredResult]:
+        q = ("SELECT r.run_id, r.model, r.metric, r.value, r.spread, r.n, r.protocol_hash, r.protocol_json, r.dataset,"
+             " r.seconds, r.created, r.versions_json, r.extra_json, COALESCE(m.weights_note, '')"
+             " FROM results r LEFT JOIN models m ON m.run_id = r.run_id AND m.model = r.model")
+        args: tuple = ()
+        if run_id is not None:
+            q += " WHERE r.run_id = ?"
+            args = (run_id,)
+        out = []
+        for row in self._db.execute(q + " ORDER BY r.created, r.model, r.metric", args).fetchall():
+            out.append(StoredResult(run_id=row[0], model=row[1], metric=row[2], value=row[3], spread=row[4],
+                                    n=row[5], protocol_hash=row[6], protocol=json.loads(row[7]), dataset=row[8],
+                                    seconds=row[9], created=row[10], versions=json.loads(row[11]),
+                                    extra=json.loads(row[12]), weights_note=row[13]))
+        return out
+
+    def runs(self) -> list[dict]:
+        rows = self._db.execute("SELECT run_id, name, created FROM runs ORDER BY created").fetchall()
+        return [{"run_id": a, "name": b, "created": c} for a, b, c in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
