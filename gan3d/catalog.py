@@ -10,7 +10,7 @@ KNOWN: dict[str, tuple[str, tuple[str, ...]]] = {
     "eg3d": ("gan3d-eg3d", ("ffhq512-64", "ffhq512-128", "ffhqrebalanced512-64", "ffhqrebalanced512-128",
                             "afhqcats512-128", "shapenetcars128-64")),
     "liftedgan": ("gan3d-liftedgan", ("ffhq256", "afhqcat256")),
-    "cnerf": ("gan3d-cnerf", ("ffhq256",)),
+    "cnerf": ("gan3d-cnerf", ("ffhq512",)),
 }
 
 

@@ -53,7 +53,7 @@ class Comparison:
 
 def model_label(G: Generator, source: str) -> str:
     label = G.card.name if source == G.card.name else f"{G.card.name} ({Path(source).name})"
-    note = getattr(G, "weights_note", "")
+    note = G.weights_note
     return f"{label} [{note}]" if note else label
 
 

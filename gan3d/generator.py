@@ -35,6 +35,7 @@ class Generator(nn.Module):
         super().__init__()
         self.card = card
         self.deterministic = False
+        self.weights_note = ""  # e.g. "random weights": shown wherever this generator's images or numbers go
 
     # ---------------------------------------------------------------- to implement
     def mapping(

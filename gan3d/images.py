@@ -42,3 +42,23 @@ def save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
     with atomic_write(path) as tmp:
         img.save(tmp, format="PNG")
     return path
+
+
+def label_palette(k: int) -> np.ndarray:
+    """``[k,3]`` uint8 colours, well apart in hue (class 0 = black background)."""
+    import colorsys
+
+    cols = [(0, 0, 0)] + [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.61803) % 1.0, 0.75, 0.95))
+                          for i in range(1, k)]
+    return np.asarray(cols[:k], dtype=np.uint8)
+
+
+def colorize_labels(semantic: torch.Tensor, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Per-class masks or logits ``[B,K,h,w]`` -> argmax label colours ``[B,H,W,3]`` uint8.
+
+    ``size`` resizes (nearest) to ``(H, W)``, e.g. the final image's size.
+    """
+    labels = semantic.detach().float().argmax(1, keepdim=True).float()
+    if size is not None and tuple(labels.shape[-2:]) != tuple(size):
+        labels = torch.nn.functional.interpolate(labels, size=size, mode="nearest")
+    return label_palette(semantic.shape[1])[labels[:, 0].long().cpu().numpy()]

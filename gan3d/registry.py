@@ -23,7 +23,9 @@ ENTRY_POINT_GROUP = "gan3d"
 class ModelEntry:
     """A registered model: its card and ``build(card, files, device) -> Generator``.
 
-    ``files`` maps each of the card's weight file names to a local path (empty for weight-free models).
+    ``files`` maps each of the card's weight file names to a local path (empty for weight-free models),
+    or is ``None`` to ask for the architecture with random-initialised weights (``gan3d.load(name,
+    weights="random")``, used to run the pipeline offline; such generators are labelled).
     """
 
     card: ModelCard
@@ -200,14 +202,20 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
       sha256-checked where the card has a URL), or ``weights`` (a file or folder) overrides them.
     * ``"path/to/checkpoint.pkl"``: a file or folder in a method's own format, handed to the plugin
       that recognises it.
+
+    ``weights="random"`` builds a registered model with random-initialised weights; the generator's
+    ``weights_note`` then reads ``"random weights"`` and comparisons and leaderboards show it.
     """
     from . import cache
 
     key = os.fspath(name_or_path)
     if key in _state().models:
         entry = _state().models[key]
-        files = cache.resolve(entry.card, override=weights)
-        gen = entry.build(entry.card, files, device)
+        if isinstance(weights, str) and weights == "random":
+            gen = entry.build(entry.card, None, device)
+            gen.weights_note = "random weights"
+        else:
+            gen = entry.build(entry.card, cache.resolve(entry.card, override=weights), device)
     elif _looks_like_path(key):
         path = Path(key).expanduser()
         if not path.exists():

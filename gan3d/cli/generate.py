@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from ..camera import Camera
 from ..errors import InputError
-from ..images import hstack, grid, normalize_map, save_png, to_uint8
+from ..images import colorize_labels, grid, hstack, normalize_map, save_png, to_uint8
 from ..io import write_text_atomic
 from ..latents import Latents, sample_latents
 from ..registry import load
@@ -35,6 +35,7 @@ def register(sub) -> None:
     p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (1 = none; default 0.7)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws")
     p.add_argument("--depth", action="store_true", help="add a row of depth maps under each seed's views")
+    p.add_argument("--semantic", action="store_true", help="add a row of semantic label maps (models with masks)")
     p.add_argument("--deterministic", action="store_true", help="deterministic rendering (no sampling noise)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -70,7 +71,7 @@ def run(args) -> int:
 
     # Resume: images of an identical earlier run are kept; any change of settings redoes everything.
     settings = {"model": args.model, "card": card.name, "yaw": args.yaw, "pitch": args.pitch, "radius": args.radius,
-                "fov": args.fov, "trunc": args.trunc, "trunc_cutoff": args.trunc_cutoff, "depth": args.depth,
+                "fov": args.fov, "trunc": args.trunc, "trunc_cutoff": args.trunc_cutoff, "depth": args.depth, "semantic": args.semantic,
                 "deterministic": args.deterministic, "weights": args.weights, "latents": args.latents}
     run_file = out / "run.json"
     previous = json.loads(run_file.read_text()) if run_file.is_file() else None
@@ -87,7 +88,7 @@ def run(args) -> int:
             idx = todo[start:start + args.batch_size]
             z = lat.z[idx].to(G.device)
             w = G.mapping(z, None, args.trunc, args.trunc_cutoff)
-            views, depths = [], []
+            views, depths, sems = [], [], []
             for v in range(len(cams)):
                 o = G.synthesize(w, cams[v].to(G.device))
                 views.append(to_uint8(o.image))
@@ -97,8 +98,14 @@ def run(args) -> int:
                         d = torch.where(o.mask > 0.5, d, d.amax(dim=(1, 2, 3), keepdim=True))
                     d = torch.nn.functional.interpolate(d, size=o.image.shape[-2:], mode="nearest")
                     depths.append(to_uint8(-normalize_map(d)).repeat(3, axis=-1))
+                if args.semantic:
+                    if o.semantic is None:
+                        raise InputError(f"{card.name} outputs no semantic masks; drop --semantic")
+                    sems.append(colorize_labels(o.semantic, tuple(o.image.shape[-2:])))
             for k, i in enumerate(idx):
                 row = hstack([view[k] for view in views])
+                if sems:
+                    row = np.concatenate([row, hstack([m[k] for m in sems])], axis=0)
                 if depths:
                     row = np.concatenate([row, hstack([d[k] for d in depths])], axis=0)
                 save_png(row, path_of(seeds[i]))

@@ -1,8 +1,8 @@
-"""Renderers shared by every plugin (volume rendering now; the mesh rasteriser joins with LiftedGAN)."""
+"""Renderers shared by every plugin: volume rendering (EG3D, CNeRF) and mesh rasterisation (LiftedGAN)."""
 
 from .base import Renderer
-from .volume import (VolumeRenderer, importance_depths, merge_samples, mip_ray_march, ray_grid, sample_pdf,
-                     stratified_depths)
+from .volume import (VolumeRenderer, alpha_weights, composite, importance_depths, merge_samples, mip_ray_march,
+                     offset_depths, ray_grid, sample_pdf, sdf_to_density, stratified_depths)
 
-__all__ = ["Renderer", "VolumeRenderer", "importance_depths", "merge_samples", "mip_ray_march", "ray_grid",
-           "sample_pdf", "stratified_depths"]
+__all__ = ["Renderer", "VolumeRenderer", "alpha_weights", "composite", "importance_depths", "merge_samples",
+           "mip_ray_march", "offset_depths", "ray_grid", "sample_pdf", "sdf_to_density", "stratified_depths"]

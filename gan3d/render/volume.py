@@ -253,3 +253,56 @@ def _march_weights(densities: torch.Tensor, depths: torch.Tensor) -> torch.Tenso
     alpha = 1 - torch.exp(-densities_mid * deltas)
     alpha_shifted = torch.cat((torch.ones_like(alpha[:, :, :1]), 1 - alpha + 1e-10), -2)
     return alpha * torch.cumprod(alpha_shifted, -2)[:, :, :-1]
+
+
+# ------------------------------------------------------------------------------------------------------
+# SDF radiance fields with plain (not mid-point) compositing: StyleSDF / CNeRF.
+# These sit beside EG3D's mid-point marcher; nothing above depends on them.
+
+
+def offset_depths(origins: torch.Tensor, near: float, far: float, num_samples: int,
+                  jitter: bool = False) -> torch.Tensor:
+    """Depths ``[B,M,S,1]`` at ``near*(1-t) + far*t`` for ``t = 0, 1/S, ..., 1-1/S`` (``far`` never sampled).
+
+    ``jitter`` shifts all samples of a ray by one shared uniform offset in ``[0, (far-near)/S)`` (the
+    StyleSDF/CNeRF training perturbation); without it the depths are deterministic.
+    """
+    B, M = origins.shape[:2]
+    t = torch.linspace(0.0, 1.0 - 1.0 / num_samples, num_samples, device=origins.device)
+    depths = (near * (1.0 - t) + far * t).reshape(1, 1, num_samples, 1).repeat(B, M, 1, 1)
+    if jitter:
+        upper = torch.cat((depths[:, :, 1:], torch.full_like(depths[:, :, :1], far)), dim=2)
+        depths = depths + (upper - depths) * torch.rand(B, M, 1, 1, device=origins.device)
+    return depths
+
+
+def sdf_to_density(sdf: torch.Tensor, beta: torch.Tensor | float) -> torch.Tensor:
+    """StyleSDF's density of a signed distance: ``sigmoid(-sdf / beta) / beta`` (any shape).
+
+    Inside the surface (``sdf < 0``) the density tends to ``1/beta``, outside to 0; ``beta`` sets how
+    sharp the transition is.
+    """
+    return torch.sigmoid(-sdf / beta) / beta
+
+
+def alpha_weights(densities: torch.Tensor, depths: torch.Tensor, ray_scale: torch.Tensor | None = None,
+                  last_delta: float = 1e10) -> torch.Tensor:
+    """Plain alpha-compositing weights ``[B,M,S,1]`` (one per sample, no mid-points).
+
+    densities ``[B,M,S,1]`` (already activated, >= 0) and depths ``[B,M,S,1]``. The spacing after the
+    last sample is ``last_delta`` (so a ray always ends opaque). ``ray_scale [B,M,1]`` multiplies every
+    spacing: pass the ray directions' norms when depths are parameters along unnormalised directions.
+    ``T_i = prod_{j<i} (1 - alpha_j + 1e-10)``, ``w_i = alpha_i T_i``.
+    """
+    deltas = depths[:, :, 1:] - depths[:, :, :-1]
+    deltas = torch.cat((deltas, torch.full_like(deltas[:, :, :1], last_delta)), dim=2)
+    if ray_scale is not None:
+        deltas = deltas * ray_scale.unsqueeze(2)
+    alpha = 1 - torch.exp(-densities * deltas)
+    shifted = torch.cat((torch.ones_like(alpha[:, :, :1]), 1.0 - alpha + 1e-10), dim=2)
+    return alpha * torch.cumprod(shifted, dim=2)[:, :, :-1]
+
+
+def composite(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Weighted sum along each ray: ``weights [B,M,S,1]``, ``values [B,M,S,C]`` -> ``[B,M,C]``."""
+    return torch.sum(weights * values, dim=2)

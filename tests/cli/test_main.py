@@ -100,3 +100,12 @@ def test_catalogued_models_without_their_plugin_say_what_to_install(capsys, monk
     assert "zzz/v1" in out and "pip install ./plugins/gan3d-zzz" in out
     code, _, err = run(capsys, "info", "zzz/v1")
     assert code == 2 and "gan3d-zzz plugin, which is not installed" in err
+
+
+def test_generate_semantic_row(tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "toy/sphere", "--seeds", "0", "--yaw", "0", "--semantic", "--out", str(tmp_path))
+    assert code == 0, err
+    img = np.asarray(Image.open(tmp_path / "seed0000.png"))
+    assert img.shape == (128, 64, 3)  # image row + label row
+    labels = img[64:]
+    assert (labels[0, 0] == 0).all() and labels[32, 32].max() > 100  # background black, sphere coloured

@@ -59,7 +59,9 @@ class ToySphere(gan3d.Generator):
 
         res = resolution or self.card.resolution
         r = self.renderer.render(field, camera, res, deterministic=self.deterministic)
-        return gan3d.GeneratorOutput(image=r.features, image_raw=r.features, depth=r.depth, mask=r.opacity)
+        semantic = torch.cat([1 - r.opacity, r.opacity], 1)  # two classes: background, sphere
+        return gan3d.GeneratorOutput(image=r.features, image_raw=r.features, depth=r.depth, mask=r.opacity,
+                                     semantic=semantic)
 
     def export_config(self) -> dict:
         return {}

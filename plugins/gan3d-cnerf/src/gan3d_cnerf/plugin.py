@@ -1,0 +1,25 @@
+"""gan3d hooks of the CNeRF plugin (models, checkpoints, commands)."""
+
+from __future__ import annotations
+
+import gan3d
+
+from .cards import CARDS
+from .checkpoint import build_from_files, load_checkpoint
+
+
+@gan3d.hookimpl
+def gan3d_register_models():
+    return [gan3d.ModelEntry(card, build_from_files) for card in CARDS]
+
+
+@gan3d.hookimpl
+def gan3d_load_checkpoint(path, device):
+    return load_checkpoint(path, device)
+
+
+@gan3d.hookimpl
+def gan3d_add_commands(subparsers):
+    from .cli import register
+
+    register(subparsers)

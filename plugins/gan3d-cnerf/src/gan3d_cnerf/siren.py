@@ -1,0 +1,104 @@
+"""CNeRF's local semantic generators: FiLM-modulated SIREN MLPs, one per semantic class.
+
+Each :class:`LocalGenerator` maps a point (z-normalised coordinates) and a view direction to
+``[rgb logit (3), residual SDF (1), feature (W), mask logit (1)]`` under five style codes: three for the
+shape trunk, two for the texture trunk. The same class, with only its SDF head used, is the frozen
+"init" SDF network.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class AffineHead(nn.Module):
+    """``std_init * (W x + b) + bias_init`` (the official ``LinearLayer``; the constants are not learned)."""
+
+    def __init__(self, in_dim: int, out_dim: int, std_init: float = 1.0, bias_init: float = 0.0):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)
+        self.weight = nn.Parameter(torch.empty(out_dim, in_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_dim).uniform_(-bound, bound))
+        self.std_init, self.bias_init = std_init, bias_init
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.linear(x, self.weight, self.bias)
+        if self.std_init != 1.0:
+            out = self.std_init * out
+        if self.bias_init != 0.0:
+            out = out + self.bias_init
+        return out
+
+
+class FiLMSiren(nn.Module):
+    """``sin(gamma * (A x + a) + beta)`` with per-sample ``gamma = 15 G(s) + 30``, ``beta = 0.25 B(s)``."""
+
+    def __init__(self, in_dim: int, out_dim: int, style_dim: int, first: bool = False):
+        super().__init__()
+        bound = 1.0 / 3.0 if first else math.sqrt(6.0 / in_dim) / 25.0
+        self.weight = nn.Parameter(torch.empty(out_dim, in_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_dim).uniform_(-1 / math.sqrt(in_dim), 1 / math.sqrt(in_dim)))
+        self.gamma = AffineHead(style_dim, out_dim, std_init=15.0, bias_init=30.0)
+        self.beta = AffineHead(style_dim, out_dim, std_init=0.25, bias_init=0.0)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """``x [B,P,in]`` (P points per sample), ``style [B,S]`` -> ``[B,P,out]``."""
+        h = F.linear(x, self.weight, self.bias)
+        gamma = self.gamma(style).unsqueeze(1)  # [B,1,out]: one modulation per sample, shared by its points
+        beta = self.beta(style).unsqueeze(1)
+        return torch.sin(gamma * h + beta)
+
+
+class LocalGenerator(nn.Module):
+    """One semantic region's radiance field (official ``SirenGenerator``; key names kept).
+
+    depth shape layers driven by the shape code, two texture layers driven by the texture code; the
+    mask head reads the shape trunk, the SDF and feature heads read the texture trunk, colour is a
+    linear map of the feature.
+    """
+
+    def __init__(self, width: int = 128, style_dim: int = 256, depth: int = 3):
+        super().__init__()
+        self.width, self.depth = width, depth
+        self.shape_linears = nn.ModuleList(
+            [FiLMSiren(3, width, style_dim, first=True)] + [FiLMSiren(width, width, style_dim) for _ in range(depth - 1)])
+        self.texture_linears = nn.ModuleList([FiLMSiren(width, width, style_dim) for _ in range(2)])
+        self.mask_linears = AffineHead(width + 3, 1)
+        self.feature_linear = AffineHead(width + 3, width)
+        self.rgb_linear = AffineHead(width, 3)
+        self.sdf_linear = AffineHead(width, 1)
+
+    @property
+    def num_codes(self) -> int:
+        """Style codes this generator reads: ``depth`` shape layers + 2 texture layers."""
+        return self.depth + 2
+
+    def trunk(self, points: torch.Tensor, viewdirs: torch.Tensor, codes: torch.Tensor):
+        """Shared trunk: returns ``(mask logit [B,P,1], texture-trunk output [B,P,W])``.
+
+        points, viewdirs ``[B,P,3]``; codes ``[B,depth+2,S]`` (shape codes first).
+        """
+        h = points
+        for i, layer in enumerate(self.shape_linears):
+            h = layer(h, codes[:, i])
+        mask = self.mask_linears(torch.cat([h, viewdirs], -1))
+        for i, layer in enumerate(self.texture_linears):
+            h = layer(h, codes[:, self.depth + i])
+        return mask, h
+
+    def sdf(self, points: torch.Tensor, viewdirs: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+        """Only the SDF head ``[B,P,1]`` (how the init network is used)."""
+        _, h = self.trunk(points, viewdirs, codes)
+        return self.sdf_linear(h)
+
+    def forward(self, points: torch.Tensor, viewdirs: torch.Tensor, codes: torch.Tensor):
+        """-> ``(rgb logit [B,P,3], residual sdf [B,P,1], feature [B,P,W], mask logit [B,P,1])``."""
+        mask, h = self.trunk(points, viewdirs, codes)
+        sdf = self.sdf_linear(h)
+        feature = self.feature_linear(torch.cat([h, viewdirs], -1))
+        rgb = self.rgb_linear(feature)
+        return rgb, sdf, feature, mask
