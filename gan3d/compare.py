@@ -215,3 +215,25 @@ def orbit_frames(cmp: Comparison, num_frames: int, truncation_psi: float, trunca
             imgs = to_uint8(e.generator.synthesize(w, cam).image)
             rows.append(np.concatenate([np.asarray(_tile(i, tile)) for i in imgs], axis=1))
         yield np.concatenate(rows, axis=0)
+
+
+def lpips_against_first(cmp: Comparison, net) -> list[list[float]]:
+    """Per-seed LPIPS (mean over views) of each model against the first: ``[M-1][S]``.
+
+    ``net`` is a :class:`gan3d.eval.lpips.LpipsNet`; images of other sizes are resized to the smaller.
+    """
+    def as_tensor(a: np.ndarray, size: int) -> torch.Tensor:
+        t = torch.from_numpy(a).float().permute(0, 3, 1, 2) / 127.5 - 1  # [N,3,H,W] in [-1,1]
+        if t.shape[-1] != size:
+            t = torch.nn.functional.interpolate(t, size=(size, size), mode="bilinear", antialias=True,
+                                                align_corners=False)
+        return t
+
+    ref = cmp.images[0]
+    out = []
+    for imgs in cmp.images[1:]:
+        S, V = ref.shape[:2]
+        size = min(ref.shape[2], imgs.shape[2])
+        d = net(as_tensor(ref.reshape(S * V, *ref.shape[2:]), size), as_tensor(imgs.reshape(S * V, *imgs.shape[2:]), size))
+        out.append(d.reshape(S, V).mean(1).tolist())
+    return out

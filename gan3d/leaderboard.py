@@ -25,8 +25,10 @@ from .store import StoredResult
 
 # display name, lower is better
 METRICS: dict[str, tuple[str, bool]] = {
-    "fid": ("FID", True), "kid": ("KID", True), "id": ("ID", False), "pose": ("pose err (deg)", True),
-    "smile": ("smile std", True), "lpips": ("LPIPS", True), "lpips_diversity": ("LPIPS div.", False),
+    "fid": ("FID", True), "kid": ("KID", True), "id": ("ID", False),
+    "pose_yaw_error": ("yaw err (deg)", True), "pose_pitch_error": ("pitch err (deg)", True),
+    "pose_yaw_corr": ("yaw corr", False), "smile_std": ("smile std", True),
+    "lpips_pair": ("LPIPS vs ref", True), "lpips_diversity": ("LPIPS div.", False),
 }
 
 
@@ -76,7 +78,7 @@ class Row:
         vs = {}
         for r in self.values.values():
             vs.update(r.versions)
-        keys = ["gan3d"] + sorted(k for k in vs if k.startswith("gan3d-"))
+        keys = ["gan3d", f"gan3d-{self.model.split('/', 1)[0]}"]  # the core and the model's own plugin
         return ", ".join(f"{k} {vs[k]}" for k in keys if k in vs)
 
 
@@ -114,7 +116,8 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
 
         def rank(row: Row):
             r = row.values.get(first) if first else None
-            return (r is None, sign * r.value if r else 0.0, row.model)
+            missing = r is None or r.value != r.value
+            return (missing, 0.0 if missing else sign * r.value, row.model)
 
         tables.append(Table(ds, columns, sorted(rows.values(), key=rank)))
     return tables
@@ -123,6 +126,8 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
 def _fmt(r: StoredResult | None) -> str:
     if r is None:
         return "–"
+    if r.value != r.value:
+        return "n/a"  # undefined, e.g. no face detected
     v = f"{r.value:.4g}"
     return v + (f" ± {r.spread:.2g}" if r.spread is not None else "")
 

@@ -34,8 +34,8 @@ CREATE TABLE IF NOT EXISTS models (
     checkpoint_sha256 TEXT, weights_note TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, model));
 CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT NOT NULL, model TEXT NOT NULL, metric TEXT NOT NULL,
-    value REAL NOT NULL, spread REAL, n INTEGER NOT NULL,
+    run_id TEXT NOT NULL, model TEXT NOT NULL, metric TEXT NOT NULL, evaluator TEXT NOT NULL,
+    value REAL, spread REAL, n INTEGER NOT NULL,
     protocol_hash TEXT NOT NULL, protocol_json TEXT NOT NULL, dataset TEXT NOT NULL,
     seconds REAL, created TEXT NOT NULL, versions_json TEXT NOT NULL, extra_json TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, model, metric));
@@ -52,7 +52,8 @@ class StoredResult(BaseModel):
     run_id: str
     model: str
     metric: str
-    value: float
+    value: float = Field(description="NaN when undefined (e.g. no face detected in any sample)")
+    evaluator: str = Field("", description="the evaluator that produced it (fid gives fid and kid)")
     spread: float | None = None
     n: int
     protocol_hash: str
@@ -93,26 +94,41 @@ class ResultStore:
         if self.path.exists() and self.path.is_dir():
             raise StoreError(f"{self.path} is a folder; give a file path for the results store")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
-            self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            with self._tx():
-                for stmt in filter(str.strip, _SCHEMA.split(";")):
-                    self._db.execute(stmt)
-                row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-                if row is None:
-                    self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                    version = SCHEMA_VERSION
-                else:
-                    version = int(row[0])
-        except sqlite3.DatabaseError as e:
-            raise StoreError(f"{self.path} is not a gan3d results store ({e}); choose another --store file") from None
+        version = self._open(timeout)
         if version > SCHEMA_VERSION:
             self._db.close()
             raise StoreError(f"{self.path} was written by a newer gan3d (store schema {version}, this gan3d reads "
                              f"up to {SCHEMA_VERSION}); upgrade gan3d or use another --store file")
+
+    def _open(self, timeout: float) -> int:
+        """Connect, switch to WAL and create the schema; returns the file's schema version.
+
+        Another process may hold the write lock at any of these steps (switching to WAL needs it
+        briefly), so "locked" answers are retried until ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+                self._db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                with self._tx():
+                    for stmt in filter(str.strip, _SCHEMA.split(";")):
+                        self._db.execute(stmt)
+                    row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                    if row is None:
+                        self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                        return SCHEMA_VERSION
+                    return int(row[0])
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise StoreError(f"cannot open the results store {self.path}: {e}") from None
+                self._db.close()
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"{self.path} is not a gan3d results store ({e}); "
+                                 f"choose another --store file") from None
 
     def close(self) -> None:
         self._db.close()
@@ -157,20 +173,20 @@ class ResultStore:
         """Commit one result; False if that (run, model, metric) was already stored (nothing written)."""
         with self._tx():
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (r.run_id, r.model, r.metric, float(r.value), r.spread, int(r.n), r.protocol_hash,
+                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (r.run_id, r.model, r.metric, r.evaluator or r.metric, None if r.value != r.value else float(r.value), r.spread, int(r.n), r.protocol_hash,
                  json.dumps(r.protocol, sort_keys=True), r.dataset, r.seconds, r.created or _now(),
                  json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(r.extra, sort_keys=True)))
             return cur.rowcount == 1
 
     # ------------------------------------------------------------------------------------- reading
     def done(self, run_id: str) -> set[tuple[str, str]]:
-        """``{(model, metric)}`` already stored for ``run_id``."""
-        rows = self._db.execute("SELECT model, metric FROM results WHERE run_id=?", (run_id,)).fetchall()
+        """``{(model, evaluator)}`` already stored for ``run_id``."""
+        rows = self._db.execute("SELECT model, evaluator FROM results WHERE run_id=?", (run_id,)).fetchall()
         return {(m, k) for m, k in rows}
 
     def results(self, run_id: str | None = None) -> list[StoredResult]:
-        q = ("SELECT r.run_id, r.model, r.metric, r.value, r.spread, r.n, r.protocol_hash, r.protocol_json, r.dataset,"
+        q = ("SELECT r.run_id, r.model, r.metric, r.evaluator, r.value, r.spread, r.n, r.protocol_hash, r.protocol_json, r.dataset,"
              " r.seconds, r.created, r.versions_json, r.extra_json, COALESCE(m.weights_note, '')"
              " FROM results r LEFT JOIN models m ON m.run_id = r.run_id AND m.model = r.model")
         args: tuple = ()
@@ -179,10 +195,10 @@ class ResultStore:
             args = (run_id,)
         out = []
         for row in self._db.execute(q + " ORDER BY r.created, r.model, r.metric", args).fetchall():
-            out.append(StoredResult(run_id=row[0], model=row[1], metric=row[2], value=row[3], spread=row[4],
-                                    n=row[5], protocol_hash=row[6], protocol=json.loads(row[7]), dataset=row[8],
-                                    seconds=row[9], created=row[10], versions=json.loads(row[11]),
-                                    extra=json.loads(row[12]), weights_note=row[13]))
+            out.append(StoredResult(run_id=row[0], model=row[1], metric=row[2], evaluator=row[3], value=float("nan") if row[4] is None else row[4],
+                                    spread=row[5], n=row[6], protocol_hash=row[7], protocol=json.loads(row[8]),
+                                    dataset=row[9], seconds=row[10], created=row[11], versions=json.loads(row[12]),
+                                    extra=json.loads(row[13]), weights_note=row[14]))
         return out
 
     def runs(self) -> list[dict]:

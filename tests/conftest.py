@@ -1,23 +1,8 @@
-"""Shared test helpers: where ../shared lives, and a clean gan3d cache per test."""
+"""Shared test set-up: a clean, offline gan3d cache per test."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
-
-
-def fixture_dir(name: str) -> Path:
-    """``../shared/fixtures/<name>``, or skip the test with the reason (a fresh clone has no ../shared)."""
-    path = FIXTURES / name
-    if not path.is_dir():
-        pytest.skip(f"parity fixture {path} is absent (it lives beside the repository in ../shared, "
-                    f"made by running the official code; a fresh clone has none)")
-    return path
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import torch
 
 import gan3d
 from gan3d.camera import fov_to_focal, focal_to_fov
-from conftest import fixture_dir
+from shared_fixtures import fixture_dir
 
 
 def eg3d_look_at(h, v, lookat, radius):

@@ -40,3 +40,15 @@ def test_compare_command_end_to_end(tmp_path, capsys):
     frames = read_video_frames(tmp_path / "orbit.mp4")
     assert len(frames) == 6 and frames[0].shape[:2] == (64, 64)
     assert np.abs(frames[0].astype(int) - frames[2].astype(int)).mean() > 0.5  # the camera moves
+
+
+def test_compare_lpips_against_the_first_model(tmp_path, capsys):
+    # random LPIPS backbone: offline smoke test of the plumbing, not a meaningful distance
+    code = main(["compare", "toy/sphere", "toy/sphere", "toy/sphere16", "--seeds", "0-1", "--yaw", "0", "--frames", "0",
+                 "--tile", "32", "--lpips", "--lpips-random-backbone", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("LPIPS")]
+    assert len(lines) == 2
+    same = [float(x) for x in lines[0].split(": ")[1].split(", ")]
+    assert same == [0.0, 0.0]  # identical model, identical latents and cameras

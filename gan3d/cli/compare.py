@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..compare import compare, grid_image, model_label, orbit_frames, save_latents
+from ..compare import compare, grid_image, lpips_against_first, model_label, orbit_frames, save_latents
 from ..errors import InputError
 from ..images import save_png
 from ..latents import Latents, parse_seeds
@@ -33,6 +33,10 @@ def register(sub) -> None:
     p.add_argument("--trunc", type=float, default=0.7)
     p.add_argument("--trunc-cutoff", type=int, default=None)
     p.add_argument("--lpips", action="store_true", help="per-seed LPIPS of each model against the first")
+    p.add_argument("--lpips-net", default="alex", choices=("alex", "vgg", "squeeze"))
+    p.add_argument("--lpips-weights", default=None, help="local torchvision backbone checkpoint for LPIPS")
+    p.add_argument("--lpips-random-backbone", action="store_true",
+                   help="LPIPS with a random backbone (offline smoke tests only; not a real distance)")
     p.add_argument("--frames", type=int, default=48, help="orbit video frames (0: no video)")
     p.add_argument("--tile", type=int, default=128, help="pixels per view in the grid")
     p.add_argument("--batch-size", type=int, default=4)
@@ -62,9 +66,11 @@ def run(args) -> int:
     cmp = compare(gens, labels, yaws, pitches, cam_kw, seeds=seeds, latents=latents,
                   truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff, batch_size=args.batch_size)
     if args.lpips:
-        from ..eval.lpips import pairwise_lpips
+        from ..eval.lpips import LpipsNet
 
-        cmp.lpips = [pairwise_lpips(cmp.images[0], cmp.images[m]) for m in range(1, len(gens))]
+        net = LpipsNet(args.lpips_net, device=args.device, weights=args.lpips_weights,
+                       pnet_rand=args.lpips_random_backbone)
+        cmp.lpips = lpips_against_first(cmp, net)
     out = Path(args.out)
     save_png(grid_image(cmp, args.tile), out / "grid.png")
     save_latents(cmp, out / "latents.pt")

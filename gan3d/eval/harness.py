@@ -1,0 +1,284 @@
+"""The evaluation harness: samples are produced once and streamed in batches to every evaluator.
+
+An :class:`Evaluator` declares what it needs as :class:`SampleRequest` s: ``num`` latents, each rendered
+``views`` times from cameras of a distribution (``views=1``: images at cameras drawn from a distribution,
+which also serve as (image, requested camera) pairs; ``views=2``: pairs of views of one latent;
+``views=F`` with a fixed list of ``F`` poses: a frame sweep). Requests that agree on everything but
+``num`` are produced once, for the largest ``num``, and each evaluator sees the prefix it asked for.
+
+Latent ``i`` of a request uses seed ``seed + i`` (:func:`gan3d.sample_latents`); view ``v`` of latent
+``i`` uses camera sample ``i * views + v`` of the distribution, drawn with ``camera_seed``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm.auto import tqdm
+
+from ..camera import Camera
+from ..errors import InputError
+from ..generator import Generator
+from ..latents import sample_latents
+from ..outputs import GeneratorOutput
+from .cameras import CameraDistribution, GaussianCameras, _Dist
+from .protocol import MetricResult, Protocol
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or str(device) == "auto":
+        return default_device()
+    return torch.device(device)
+
+
+class SampleRequest(BaseModel):
+    """``num`` latents, each rendered ``views`` times; ``cameras=None`` means the run's distribution."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    num: int = Field(ge=1)
+    views: int = Field(1, ge=1)
+    cameras: CameraDistribution | None = None
+    conditioning: Literal["frontal", "same"] = "frontal"
+
+    def resolved(self, default: _Dist) -> "SampleRequest":
+        return self if self.cameras is not None else self.model_copy(update={"cameras": default})
+
+    def group_key(self) -> str:
+        """Requests with the same key share their samples (``num`` excluded)."""
+        import json
+
+        cams = self.cameras.describe() if self.cameras is not None else None
+        if self.cameras is not None and getattr(self.cameras, "path", None):
+            cams = dict(cams, path=str(self.cameras.path))
+        return json.dumps({"views": self.views, "cameras": cams, "conditioning": self.conditioning}, sort_keys=True)
+
+
+@dataclass
+class SampleBatch:
+    """One batch of samples; every view of a latent is in the same batch, latent-major.
+
+    images: ``[B,3,H,W]`` in ``[-1,1]`` (on the generator's device); z: ``[B,D]``; seeds,
+    latent_index, view: ``[B]`` int64; yaw, pitch: ``[B]`` requested angles (radians, Camera
+    convention); camera: the ``B`` rendering cameras; output: the full generator output.
+    """
+
+    images: torch.Tensor
+    z: torch.Tensor
+    seeds: torch.Tensor
+    latent_index: torch.Tensor
+    view: torch.Tensor
+    yaw: torch.Tensor
+    pitch: torch.Tensor
+    camera: Camera
+    output: GeneratorOutput | None = None
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def select(self, mask: torch.Tensor) -> "SampleBatch":
+        """Rows where ``mask [B]`` (bool) is true."""
+        idx = torch.nonzero(mask.cpu(), as_tuple=False).reshape(-1)
+        dev_idx = idx.to(self.images.device)
+        return SampleBatch(self.images[dev_idx], self.z[dev_idx], self.seeds[idx], self.latent_index[idx],
+                           self.view[idx], self.yaw[idx], self.pitch[idx], self.camera[dev_idx],
+                           None if self.output is None else self.output[dev_idx])
+
+
+class HarnessConfig(BaseModel):
+    """Shared settings of one evaluation: sample count, seeds, cameras, truncation, batching, device."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    num: int = Field(1000, ge=1, description="default number of latents per metric")
+    seed: int = Field(0, ge=0, description="latent i uses seed seed+i")
+    camera_seed: int = Field(0, ge=0)
+    cameras: CameraDistribution = Field(default_factory=GaussianCameras)
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None
+    batch_size: int = Field(8, ge=1)
+    device: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class EvalContext:
+    """What evaluators see of the run: the generator, the config and helpers to build protocols."""
+
+    generator: Generator
+    config: HarnessConfig
+    device: torch.device
+    resolution: int | None = None
+
+    def request(self, num: int | None = None, views: int = 1, cameras: _Dist | None = None,
+                conditioning: str = "frontal") -> SampleRequest:
+        """A request with the run's defaults filled in."""
+        return SampleRequest(num=num or self.config.num, views=views, cameras=cameras or self.config.cameras,
+                             conditioning=conditioning)
+
+    def protocol(self, metric: str, request: SampleRequest, **fields: Any) -> Protocol:
+        """The protocol of ``metric`` measured on ``request``'s samples; ``fields`` add backbone etc."""
+        cfg = self.config
+        cams = request.cameras or cfg.cameras
+        seeds = f"{cfg.seed}-{cfg.seed + request.num - 1}"
+        return Protocol(metric=metric, num_samples=request.num, views_per_sample=request.views, seeds=seeds,
+                        camera_seed=cfg.camera_seed if cams.random else None, cameras=cams.describe(),
+                        conditioning=request.conditioning, truncation_psi=float(cfg.truncation_psi),
+                        truncation_cutoff=cfg.truncation_cutoff, resolution=self.resolution, **fields)
+
+
+class Evaluator:
+    """Base class of evaluators.
+
+    Subclasses set ``name``, return their :class:`SampleRequest` s from :meth:`requests`, consume batches
+    in :meth:`update` and return :class:`MetricResult` s from :meth:`finalize`. An evaluator needing no
+    generated samples (none) returns no requests.
+    """
+
+    name: str = "evaluator"
+
+    def requests(self, ctx: EvalContext) -> list[SampleRequest]:
+        raise NotImplementedError
+
+    def begin(self, ctx: EvalContext) -> None:
+        """Called once before any batch (load networks, reference statistics)."""
+
+    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
+        raise NotImplementedError
+
+    def finalize(self, ctx: EvalContext) -> list[MetricResult]:
+        raise NotImplementedError
+
+
+@dataclass
+class HarnessReport:
+    """Results and timings of one :func:`evaluate` call (seconds; ``images`` is renders produced).
+
+    ``evaluator_seconds`` counts batches and finalisation; ``setup_seconds`` the loading in ``begin``.
+    """
+
+    results: list[MetricResult]
+    generator_seconds: float = 0.0
+    images: int = 0
+    evaluator_seconds: dict[str, float] = field(default_factory=dict)
+    evaluator_images: dict[str, int] = field(default_factory=dict)
+    setup_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def generate_batch(G: Generator, request: SampleRequest, latent_ids: np.ndarray, cfg: HarnessConfig,
+                   chunk: int) -> SampleBatch:
+    """Render every view of latents ``latent_ids`` (``[L]`` indices within the request)."""
+    views = request.views
+    seeds = [cfg.seed + int(i) for i in latent_ids]
+    z = sample_latents(G, seeds).z
+    sample_ids = (latent_ids[:, None] * views + np.arange(views)[None]).reshape(-1)
+    camera, yaw, pitch = request.cameras.sample(sample_ids, cfg.camera_seed, G.card.camera)
+    camera = camera.to(G.device)
+    z = z.repeat_interleave(views, 0)
+    outs = []
+    with torch.inference_mode():
+        for s in range(0, len(z), chunk):
+            cam = camera[s:s + chunk]
+            cond = cam if request.conditioning == "same" else G.default_camera().expand(len(cam))
+            outs.append(G(z[s:s + chunk], cam, conditioning=cond, truncation_psi=cfg.truncation_psi,
+                          truncation_cutoff=cfg.truncation_cutoff).detach())
+    out = outs[0] if len(outs) == 1 else GeneratorOutput.cat(outs)
+    return SampleBatch(images=out.image, z=z, seeds=torch.as_tensor(seeds).repeat_interleave(views),
+                       latent_index=torch.as_tensor(latent_ids).repeat_interleave(views),
+                       view=torch.arange(views).repeat(len(latent_ids)), yaw=yaw, pitch=pitch, camera=camera,
+                       output=out)
+
+
+def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfig | None = None,
+             model: str | None = None) -> HarnessReport:
+    """Produce every requested sample once, stream it to the evaluators, collect their results.
+
+    ``model`` (default: the card's name) is written into each result.
+    """
+    cfg = config or HarnessConfig()
+    device = resolve_device(cfg.device)
+    if G.device != device and any(True for _ in G.parameters()):
+        G = G.to(device)
+    ctx = EvalContext(G, cfg, device)
+    # --- plan: group requests that can share samples
+    groups: dict[str, dict[str, Any]] = {}
+    for ev in evaluators:
+        for req in ev.requests(ctx):
+            req = req.resolved(cfg.cameras)
+            g = groups.setdefault(req.group_key(), {"request": req, "subs": []})
+            if req.num > g["request"].num:
+                g["request"] = g["request"].model_copy(update={"num": req.num})
+            g["subs"].append((ev, req))
+    report = HarnessReport(results=[])
+    timing = {ev.name: 0.0 for ev in evaluators}
+    counts = {ev.name: 0 for ev in evaluators}
+    for ev in evaluators:  # loading networks is setup, not per-image cost
+        t = time.perf_counter()
+        ev.begin(ctx)
+        report.setup_seconds[ev.name] = time.perf_counter() - t
+    for g in groups.values():
+        req: SampleRequest = g["request"]
+        latents_per_batch = max(1, cfg.batch_size // req.views)
+        names = ",".join(dict.fromkeys(ev.name for ev, _ in g["subs"]))
+        bar = tqdm(total=req.num, desc=f"{names} ({req.views} view{'s' if req.views > 1 else ''}/latent)",
+                   unit="latent", disable=not cfg.progress)
+        for start in range(0, req.num, latents_per_batch):
+            ids = np.arange(start, min(req.num, start + latents_per_batch))
+            _sync(device)
+            t = time.perf_counter()
+            batch = generate_batch(G, req, ids, cfg, cfg.batch_size)
+            _sync(device)
+            report.generator_seconds += time.perf_counter() - t
+            report.images += len(batch)
+            if ctx.resolution is None:
+                ctx.resolution = int(batch.images.shape[-1])
+            for ev, sub in g["subs"]:
+                if start >= sub.num:
+                    continue
+                part = batch if ids[-1] < sub.num else batch.select(batch.latent_index < sub.num)
+                t = time.perf_counter()
+                ev.update(sub, part)
+                _sync(device)
+                timing[ev.name] += time.perf_counter() - t
+                counts[ev.name] += len(part)
+            bar.update(len(ids))
+        bar.close()
+    for ev in evaluators:
+        t = time.perf_counter()
+        results = ev.finalize(ctx)
+        timing[ev.name] += time.perf_counter() - t
+        for r in results:
+            report.results.append(r.model_copy(update={"model": model or G.card.name, "seconds": timing[ev.name]}))
+    report.evaluator_seconds = timing
+    report.evaluator_images = counts
+    return report
+
+
+def check_images(images: torch.Tensor) -> torch.Tensor:
+    """Validate ``[B,3,H,W]`` images."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise InputError(f"images must have shape [B,3,H,W], got {list(images.shape)}")
+    return images
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """``[B,3,H,W]`` in ``[-1,1]`` -> ``[B,H,W,3]`` uint8 (EG3D's ``(x*127.5+128).clamp(0,255)``)."""
+    check_images(images)
+    x = (images.detach().float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()

@@ -1,0 +1,178 @@
+"""Evaluation runs: a typed config (TOML or YAML) and its resumable execution into the results store.
+
+A run scores every listed model with every listed metric under one protocol and commits each
+(model, metric) result to the store as soon as it is computed. Its ``run_id`` is a hash of the config,
+so starting the same config again (after a crash, a kill -9, a reboot) skips what is stored and does
+the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError
+
+
+class RunConfig(BaseModel):
+    """What to evaluate and how. Unknown keys are errors (a typo must not silently change a protocol)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "run"
+    models: list[str] = Field(min_length=1, description="registered names or checkpoint paths")
+    metrics: list[str] = Field(min_length=1, description="evaluator names, see gan3d.list_evaluators()")
+    num: int = Field(1000, ge=1, description="samples (latents) per model and metric")
+    seed: int = Field(0, ge=0, description="first seed; latents use seeds seed .. seed+num-1")
+    cameras: str = Field("gaussian", description="camera distribution: gaussian, dataset, frontal")
+    truncation_psi: float = Field(1.0, ge=-1.0, le=2.0)
+    truncation_cutoff: int | None = Field(None, ge=0)
+    reference: str | None = Field(None, description="reference images (folder or EG3D dataset zip) for fid/kid")
+    store: str = Field("gan3d-results.sqlite", description="results database")
+    batch_size: int = Field(8, ge=1)
+    device: str = "auto"
+    allow_random_weights: bool = Field(False, description="run models whose weights are missing with random "
+                                                          "weights (labelled as such everywhere)")
+    metric_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: list[str]) -> list[str]:
+        from .registry import list_evaluators
+
+        known = set(list_evaluators())
+        bad = [m for m in v if m not in known]
+        if bad:
+            raise ValueError(f"unknown metric(s) {bad}; available: {sorted(known) or 'none installed'}")
+        return v
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, v: list[str]) -> list[str]:
+        from .registry import list_models
+
+        known = set(list_models())
+        bad = [m for m in v if m not in known and not Path(m).exists()]
+        if bad:
+            raise ValueError(f"unknown model(s) or missing checkpoint(s) {bad}; see `gan3d models`")
+        return v
+
+    def run_id(self) -> str:
+        """Stable hash of everything that shapes the numbers (not of where they are stored)."""
+        payload = self.model_dump(exclude={"store", "device", "batch_size", "name"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read a run config; every invalid field is named in one error, before any work starts."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"run config {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise InputError("YAML run configs need PyYAML (pip install pyyaml); or write the config as TOML") from None
+            data = yaml.safe_load(text) or {}
+        else:
+            raise InputError(f"run configs are .toml or .yaml files, got {path.name!r}")
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise InputError(f"{path}: not valid {path.suffix[1:].upper()}: {e}") from None
+    return parse_config(data, str(path))
+
+
+def parse_config(data: dict, source: str = "run config") -> RunConfig:
+    try:
+        return RunConfig(**data)
+    except ValidationError as e:
+        lines = [f"{source} is invalid ({e.error_count()} problem(s)):"]
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+            lines.append(f"  {loc}: {err['msg']}")
+        raise InputError("\n".join(lines)) from None
+
+
+def _checkpoint_sha256(name_or_path: str, G) -> str | None:
+    """sha256 of the weights a model was loaded from (None for random weights)."""
+    from . import cache
+    from .io import sha256_file
+    from .registry import list_models, model_card
+
+    if G.weights_note == "random weights":
+        return None
+    if name_or_path in list_models():
+        digests = [cache.file_sha256(f.path) for f in cache.status(model_card(name_or_path)) if f.path]
+        return ",".join(digests) or None
+    path = Path(name_or_path)
+    if path.is_file():
+        return sha256_file(path)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.endswith(".sha256.json"))
+    return hashlib.sha256("".join(sha256_file(p) for p in files).encode()).hexdigest() if files else None
+
+
+def _load_for_run(model: str, cfg: RunConfig):
+    from .errors import WeightsNotFoundError
+    from .registry import load
+
+    try:
+        return load(model, device="cpu")
+    except WeightsNotFoundError as e:
+        if not cfg.allow_random_weights:
+            raise
+        print(f"\n*** {model}: official weights not available -> RANDOM WEIGHTS (numbers are not meaningful)\n"
+              f"    {str(e).splitlines()[0]}\n")
+        return load(model, device="cpu", weights="random")
+
+
+def execute(cfg: RunConfig, progress: bool = True) -> list:
+    """Run ``cfg`` into its store; what is already stored for this config is skipped (resume).
+
+    Each model's metrics share one pass of the harness (samples are produced once); every result is
+    committed as its own row as soon as the harness returns it. Returns the run's stored results.
+    """
+    from .eval.cameras import camera_distribution
+    from .eval.harness import HarnessConfig, evaluate, resolve_device
+    from .registry import evaluator_entry
+    from .store import ResultStore, StoredResult
+
+    run_id = cfg.run_id()
+    harness_cfg = HarnessConfig(num=cfg.num, seed=cfg.seed, cameras=camera_distribution(cfg.cameras, cfg.reference),
+                                truncation_psi=cfg.truncation_psi, truncation_cutoff=cfg.truncation_cutoff,
+                                batch_size=cfg.batch_size, device=cfg.device, progress=progress)
+    with ResultStore(cfg.store) as store:
+        store.add_run(run_id, cfg.name, cfg.model_dump())
+        for model in cfg.models:
+            todo = [m for m in cfg.metrics if (model, m) not in store.done(run_id)]
+            if not todo:
+                print(f"{model}: {', '.join(cfg.metrics)} already stored for run {run_id}; skipped")
+                continue
+            G = _load_for_run(model, cfg).to(resolve_device(cfg.device))
+            store.add_model(run_id, model, G.card.name, G.card.dataset, _checkpoint_sha256(model, G), G.weights_note)
+            evaluators = []
+            for metric in todo:
+                opts = dict(cfg.metric_options.get(metric, {}))
+                if metric == "fid" and cfg.reference and "ref" not in opts:
+                    opts["ref"] = cfg.reference
+                evaluators.append(evaluator_entry(metric).create(**opts))
+            report = evaluate(G, evaluators, harness_cfg, model=model)
+            for r in report.results:
+                # an evaluator may return several results (fid: fid and kid); they share its protocol
+                evaluator = r.protocol.metric if r.protocol.metric in todo else r.name
+                store.add_result(StoredResult(
+                    run_id=run_id, model=model, metric=r.name, evaluator=evaluator,
+                    value=r.value, spread=r.spread, n=r.n, protocol_hash=r.protocol_hash,
+                    protocol=r.protocol.model_dump(mode="json"), dataset=G.card.dataset, seconds=r.seconds,
+                    extra={"details": r.details, "spread_kind": r.spread_kind}))
+            del G
+        return store.results(run_id)
+

@@ -1,0 +1,56 @@
+"""gan3d hook implementations of the EG3D plugin (entry point ``eg3d`` in the group ``gan3d``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gan3d
+from gan3d.errors import CheckpointError
+
+from .architectures import official_architecture
+from .cards import CARDS
+from .generator import EG3DGenerator
+from .loading import find_config, load_any, load_pickle_file, load_safe_form, read_config
+from .pickle_io import looks_like_eg3d_pickle
+
+
+def build(card: gan3d.ModelCard, files: dict[str, Path] | None, device: str = "cpu"):
+    """Registry factory: the card's single weight file (official .pkl, or a safe-form folder/file).
+
+    ``files=None`` builds the official architecture with random weights.
+    """
+    if files is None:
+        init_kwargs, nrr = official_architecture(card.variant)
+        return EG3DGenerator(card, init_kwargs, neural_rendering_resolution=nrr).to(device)
+    if not card.weights:
+        raise CheckpointError(f"{card.name} lists no weight file")
+    name = card.weights[0].filename
+    path = files.get(name) or next(iter(files.values()), None)
+    if path is None:
+        raise CheckpointError(f"{card.name}: weight file {name} was not resolved")
+    return load_any(Path(path), card=card, device=device)
+
+
+@gan3d.hookimpl
+def gan3d_register_models() -> list:
+    return [gan3d.ModelEntry(card, build) for card in CARDS]
+
+
+@gan3d.hookimpl
+def gan3d_load_checkpoint(path: Path, device: str):
+    """Official EG3D pickles, and folders/files of the safe form whose config says ``"method": "eg3d"``."""
+    path = Path(path)
+    cfg = find_config(path)
+    if cfg is not None:
+        meta = read_config(cfg)
+        return None if meta is None else load_safe_form(path, device=device, meta=meta)
+    if path.is_file() and looks_like_eg3d_pickle(path):
+        return load_pickle_file(path, device=device)
+    return None
+
+
+@gan3d.hookimpl
+def gan3d_add_commands(subparsers) -> None:
+    from . import commands
+
+    commands.register(subparsers)
