@@ -30,15 +30,14 @@ $(VENV)/.installed-test: $(VENV)/.installed tests/toy_plugin/pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed-demo: $(VENV)/.installed tests/toy_plugin/pyproject.toml
-	$(PIP) install -c constraints.txt -e ./tests/toy_plugin
+# the evaluators' networks that run offline (MTCNN ships in facenet-pytorch) come with the eval extra
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(PIP) install -c constraints.txt -e '.[eval]' $(EDITABLE_PLUGINS)
 	touch $@
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/gan3d models
-	$(VENV)/bin/gan3d generate toy/sphere --seeds 0-7 --yaw=-0.6,-0.3,0,0.3,0.6 --pitch=-0.2 \
-		--depth --out $(DEMO_OUT)
-	@echo "demo output: $(abspath $(DEMO_OUT))/grid.png (one row per seed; views left to right)"
+	$(VENV)/bin/gan3d demo --out $(DEMO_OUT)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

@@ -1,0 +1,103 @@
+"""``gan3d demo``: every installed method compared on the same seeds and cameras, scored, and tabled.
+
+Where a model's official weights are cached (or downloadable) they are used; otherwise the demo says
+so loudly and runs the architecture with random weights, so the whole pipeline still runs offline.
+Such images and rows are labelled "random weights" everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .compare import compare, grid_image, model_label
+from .errors import Gan3dError, WeightsNotFoundError
+from .images import save_png
+from .registry import list_models, load, model_card
+
+
+def pick_models(include_toy: bool = False) -> list[str]:
+    """One model per installed method: the first variant with cached weights, else the first registered."""
+    from . import cache
+
+    by_method: dict[str, list[str]] = {}
+    for name in list_models():
+        by_method.setdefault(model_card(name).method, []).append(name)
+    if not include_toy and len(by_method) > 1:
+        by_method.pop("toy", None)
+    picks = []
+    for names in by_method.values():
+        cached = [n for n in names if model_card(n).weights and
+                  all(f.status in ("verified", "unverified") for f in cache.status(model_card(n)))]
+        picks.append((cached or names)[0])
+    return picks
+
+
+def _load(name: str, device: str, log):
+    try:
+        return load(name, device=device)
+    except WeightsNotFoundError as e:
+        log("\n" + "!" * 78 + f"\n!! {name}: official weights not available here -> using RANDOM WEIGHTS.\n"
+            f"!! Its images and numbers show the pipeline only. {str(e).splitlines()[0]}\n"
+            f"!! Get the weights with: gan3d weights add FILE --model {name}\n" + "!" * 78)
+        return load(name, device=device, weights="random")
+
+
+def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, seeds: str = "0-3",
+             yaws: tuple[float, ...] = (-0.5, 0.0, 0.5), pitch: float = -0.1, num: int = 2,
+             metrics: tuple[str, ...] = ("pose", "smile", "id", "lpips_diversity", "fid"),
+             device: str = "cpu", tile: int = 128, reference: str | None = None, smile_frames: int = 3,
+             log=print) -> dict[str, Path]:
+    """The whole demo; returns the paths it wrote (``grid``, ``store``, ``leaderboard``)."""
+    from . import leaderboard
+    from .latents import parse_seeds
+    from .runs import RunConfig, execute
+    from .store import ResultStore
+
+    out = Path(out)
+    names = models or pick_models()
+    if not names:
+        raise Gan3dError("no models installed; install a plugin, e.g. pip install ./plugins/gan3d-eg3d")
+    t0 = time.perf_counter()
+    gens = [_load(n, device, log) for n in names]
+    for G in gens:
+        G.set_deterministic(True)
+    card = gens[0].card.camera
+    cam_kw = {"radius": card.radius, "look_at": tuple(card.look_at), "focal": card.focal}
+    cmp = compare(gens, [model_label(G, n) for G, n in zip(gens, names)], list(yaws), [pitch] * len(yaws), cam_kw,
+                  seeds=parse_seeds(seeds), truncation_psi=0.7, batch_size=2)
+    grid = save_png(grid_image(cmp, tile), out / "compare" / "grid.png")
+    log(f"comparison grid: {grid}  ({time.perf_counter() - t0:.0f} s)")
+
+    # the evaluation run: metrics whose networks are available offline run, the others are skipped loudly
+    usable = [m for m in metrics if _metric_available(m, gens[0], reference, log)]
+    store = out / "results.sqlite"
+    random_models = [n for n, G in zip(names, gens) if G.weights_note]
+    del gens, cmp
+    if usable:
+        cfg = RunConfig(name="demo", models=names, metrics=usable, num=num, store=str(store), reference=reference,
+                        allow_random_weights=bool(random_models), device=device, batch_size=4,
+                        metric_options={"smile": {"frames": smile_frames}})
+        execute(cfg, progress=True)
+    with ResultStore(store) as st:
+        results = st.results()
+    page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid])
+    log(f"leaderboard: {page}\nresults store: {store}\ntotal {time.perf_counter() - t0:.0f} s")
+    return {"grid": grid, "store": store, "leaderboard": page}
+
+
+def _metric_available(metric: str, G, reference: str | None, log) -> bool:
+    """Whether a metric's networks (and data) can be had here: its evaluator is built and set up once."""
+    from .eval.harness import EvalContext, HarnessConfig
+    from .registry import evaluator_entry
+
+    if metric == "fid" and reference is None:
+        log("!! skipping metric 'fid': it needs reference images (gan3d demo --ref FOLDER_OR_DATASET_ZIP)")
+        return False
+    try:
+        ev = evaluator_entry(metric).create(**({"ref": reference} if metric == "fid" else {}))
+        ev.begin(EvalContext(G, HarnessConfig(num=1, progress=False), G.device))
+        return True
+    except Gan3dError as e:
+        log(f"!! skipping metric {metric!r}: {str(e).splitlines()[0]}")
+        return False
