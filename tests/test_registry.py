@@ -1,7 +1,6 @@
 """Plugin discovery, the registry and gan3d.load, proven with the toy plugin in tests/toy_plugin."""
 
 import importlib.metadata
-import warnings
 
 import pytest
 import torch

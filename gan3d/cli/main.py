@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 import warnings
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except Gan3dError as e:
         print(f"gan3d: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `gan3d models | head`
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt:
         print("gan3d: interrupted", file=sys.stderr)
         return 130

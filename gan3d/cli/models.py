@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import math
 
 from .. import cache
 from ..registry import failed_plugins, list_models, model_card
@@ -62,8 +63,9 @@ def run_info(args) -> int:
     if card.description:
         print(f"  {card.description}")
     print(f"  latent:     {card.latent.describe()}")
+    true_fov = 2 * math.degrees(math.atan(0.5 / cam.focal))
     print(f"  camera:     radius {cam.radius}, look-at {tuple(cam.look_at)}, focal {cam.focal:.4f} "
-          f"(fov {cam.fov_degrees:.3f} deg)")
+          f"(horizontal fov {true_fov:.2f} deg; EG3D's fov_degrees {cam.fov_degrees:.3f})")
     print(f"  pose range: yaw {card.pose_range.yaw}, pitch {card.pose_range.pitch} (radians)")
     for wf, st in zip(card.weights, cache.status(card)):
         print(f"  weights:    {wf.filename} [{st.status}]" + (f" {st.path}" if st.path else ""))
