@@ -143,13 +143,18 @@ def load_pickle_stream(f: BinaryIO, allowed=None, stub_modules=(), source: str =
                               f"({type(e).__name__}: {e}); download it again") from None
 
 
-def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A ``torch.save``d state_dict, read with ``weights_only=True`` and clear errors."""
+def load_state_dict(path: str | os.PathLike, safe_globals: Iterable[Any] = ()) -> Any:
+    """A ``torch.save``d file (state_dict or plain data), read with ``weights_only=True`` and clear errors.
+
+    ``safe_globals`` extends torch's weights-only allow-list with inert data classes a method's files
+    carry (e.g. ``argparse.Namespace`` in stylegan2-pytorch checkpoints).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(safe_globals)):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise UnsafeCheckpointError(f"{str(path)!r} holds more than tensors and plain data and is not loaded "
                                     f"(weights-only loading refused it: {str(e).splitlines()[0]})") from None

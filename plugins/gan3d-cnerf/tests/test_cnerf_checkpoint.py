@@ -84,3 +84,15 @@ def test_other_files_are_left_to_other_plugins_or_refused_clearly(tmp_path):
     (tmp_path / "cnerf_evil.pt").write_bytes(pickle.dumps(Evil()))
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "cnerf_evil.pt")
+
+
+
+def test_random_weights_build_the_official_full_size_architecture():
+    import math
+
+    import gan3d
+
+    G = gan3d.load("cnerf/ffhq512", weights="random")
+    assert G.weights_note == "random weights" and int(G.mean_latent_count) > 0  # means computed once
+    keys = G.official_keys()  # the official g_ema layout: 489 tensors, 11,819,992 numbers
+    assert len(keys) == 489 and sum(math.prod(v) for v in keys.values()) == 11_819_992

@@ -196,3 +196,12 @@ def test_registered_model_remembers_w_mu(tmp_path, weights):
     torch.save(saved, record)
     G2 = gan3d.load("liftedgan/ffhq256")
     assert torch.allclose(G2.w_mu, G1.w_mu + 1.0)
+
+
+def test_random_weights_build_the_official_architecture():
+    import gan3d
+
+    G = gan3d.load("liftedgan/ffhq256", weights="random")
+    assert G.weights_note == "random weights" and G.w_mu.abs().sum() > 0  # truncation mean computed
+    out = G(gan3d.sample_latents(G, 0).z, gan3d.Camera.orbit(0.3, 0.0))
+    assert out.image.shape == (1, 3, 256, 256) and out.image.isfinite().all()

@@ -17,13 +17,13 @@ import argparse
 import ast
 import json
 import os
-import pickle
 from pathlib import Path
 
 import torch
 
 import gan3d
-from gan3d.errors import CheckpointError, UnsafeCheckpointError
+from gan3d.errors import CheckpointError
+from gan3d.unpickle import load_state_dict
 
 from .cards import card_for_generator_path
 from .model import LiftedGAN, LiftedGANConfig
@@ -136,17 +136,8 @@ def config_from_official(cfg: dict, states: dict[str, dict]) -> LiftedGANConfig:
 
 # ---------------------------------------------------------------------- weights-only loading
 def _torch_load(path: Path) -> object:
-    """``torch.load(weights_only=True)``; stylegan2-pytorch's ``args`` Namespace is allow-listed (inert data)."""
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise UnsafeCheckpointError(f"{str(path)!r} holds more than tensors and plain data and is not loaded "
-                                    f"(weights-only loading refused it: {str(e).splitlines()[0]})") from None
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{str(path)!r} is truncated or corrupt ({type(e).__name__}: {e})") from None
+    """Weights-only loading; stylegan2-pytorch's ``args`` Namespace is allow-listed (inert data)."""
+    return load_state_dict(path, safe_globals=[argparse.Namespace])
 
 
 def read_stylegan2(path: Path) -> dict[str, torch.Tensor]:

@@ -18,8 +18,10 @@ def _w_mu_record(card: gan3d.ModelCard, stylegan: Path) -> tuple[Path, dict]:
                                                   "mtime_ns": st.st_mtime_ns, "seed": 0, "n": 50_000}
 
 
-def _build(card: gan3d.ModelCard, files: dict[str, Path], device: str):
+def _build(card: gan3d.ModelCard, files: dict[str, Path] | None, device: str):
     """A registered model from its cached files: StyleGAN2 .pt, checkpoint.pth and config.py.
+
+    ``files=None`` builds the official architecture with random weights (truncation mean from seed 0).
 
     The truncation mean (50,000 samples, seed 0) is computed on first use and remembered in the cache
     next to the weights, keyed by the StyleGAN2 file, so later loads are fast and identical.
@@ -29,7 +31,12 @@ def _build(card: gan3d.ModelCard, files: dict[str, Path], device: str):
     from gan3d.io import atomic_write
 
     from .checkpoints import load_official
+    from .model import LiftedGAN
 
+    if files is None:
+        G = LiftedGAN(card).to(device)
+        G.compute_w_mu()
+        return G
     stylegan = next(p for name, p in files.items() if name not in (CHECKPOINT_FILE, CONFIG_FILE))
     record, key = _w_mu_record(card, stylegan)
     w_mu = None
