@@ -14,7 +14,7 @@ from .generator import Generator
 from .hookspecs import hookimpl
 from .latents import Latents, parse_seeds, sample_latents
 from .outputs import GeneratorOutput, RenderOutput
-from .registry import (EvaluatorEntry, ModelEntry, list_evaluators, list_models, load, model_card)
+from .registry import (EvaluatorEntry, MethodCommand, ModelEntry, list_evaluators, list_models, load, model_card)
 
 __version__ = "0.1.0"
 
@@ -22,6 +22,6 @@ __all__ = [
     "Camera", "CameraDefaults", "Citation", "LatentSpec", "ModelCard", "PoseRange", "WeightFile",
     "CheckpointError", "Gan3dError", "InputError", "UnknownModelError", "UnsafeCheckpointError",
     "WeightsNotFoundError", "Generator", "hookimpl", "Latents", "parse_seeds", "sample_latents",
-    "GeneratorOutput", "RenderOutput", "EvaluatorEntry", "ModelEntry", "list_evaluators", "list_models",
+    "GeneratorOutput", "RenderOutput", "EvaluatorEntry", "MethodCommand", "ModelEntry", "list_evaluators", "list_models",
     "load", "model_card",
 ]

@@ -42,3 +42,10 @@ def gan3d_load_checkpoint(path: Path, device: str):
 @hookspec
 def gan3d_add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Add sub-commands to the ``gan3d`` command line (``parser.set_defaults(func=callable(args))``)."""
+
+
+@hookspec
+def gan3d_method_commands() -> list:
+    """Return :class:`gan3d.registry.MethodCommand` items: one command name (``video``, ``inspect``) whose
+    options and behaviour are the method's own. ``gan3d video MODEL ...`` dispatches on MODEL's method,
+    so every method offers ``gan3d video`` without the plugins' command names clashing."""

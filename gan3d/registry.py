@@ -43,11 +43,28 @@ class EvaluatorEntry:
     plugin: str = ""
 
 
+@dataclass(frozen=True)
+class MethodCommand:
+    """A method's implementation of a shared command (``gan3d video``, ``gan3d inspect``).
+
+    ``add_arguments(parser)`` adds the method's options (the ``model`` positional included);
+    ``run(args) -> int`` does the work. ``args.generator`` holds the model when the core had to load it
+    to learn its method (a checkpoint path); ``run`` should use it rather than loading again.
+    """
+
+    name: str
+    method: str
+    add_arguments: Callable
+    run: Callable
+    help: str = ""
+
+
 @dataclass
 class _State:
     pm: pluggy.PluginManager
     models: dict[str, ModelEntry] = field(default_factory=dict)
     evaluators: dict[str, EvaluatorEntry] = field(default_factory=dict)
+    commands: dict[tuple[str, str], MethodCommand] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -83,6 +100,10 @@ def _collect(state: _State) -> None:
                       f"(misspelled?): {e}", RuntimeWarning, stacklevel=2)
     state.models.clear()
     state.evaluators.clear()
+    state.commands.clear()
+    for impl in state.pm.hook.gan3d_method_commands.get_hookimpls():
+        for mc in impl.function() or []:
+            state.commands.setdefault((mc.name, mc.method), mc)
     for impl in state.pm.hook.gan3d_register_models.get_hookimpls():
         plugin = state.pm.get_name(impl.plugin) or ""
         for entry in impl.function() or []:
@@ -174,6 +195,11 @@ def model_entry(name: str) -> ModelEntry:
 def model_card(name: str) -> ModelCard:
     """The card of a registered model."""
     return model_entry(name).card
+
+
+def method_commands() -> dict[tuple[str, str], MethodCommand]:
+    """``{(command, method): MethodCommand}`` from every plugin."""
+    return dict(_state().commands)
 
 
 def list_evaluators() -> list[str]:

@@ -13,7 +13,8 @@ from ..errors import Gan3dError
 
 # Core command modules, each with ``register(subparsers)``; missing ones (optional parts) are skipped.
 _CORE_COMMANDS = ("gan3d.cli.models", "gan3d.cli.weights", "gan3d.cli.generate", "gan3d.cli.evaluate",
-                  "gan3d.cli.compare", "gan3d.cli.leaderboard", "gan3d.cli.demo")
+                  "gan3d.cli.compare", "gan3d.cli.leaderboard", "gan3d.cli.demo",
+                  "gan3d.cli.method_commands")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -109,3 +109,29 @@ def test_generate_semantic_row(tmp_path, capsys):
     assert img.shape == (128, 64, 3)  # image row + label row
     labels = img[64:]
     assert (labels[0, 0] == 0).all() and labels[32, 32].max() > 100  # background black, sphere coloured
+
+
+def test_method_commands_dispatch_on_the_model_and_refuse_other_methods(capsys):
+    import gan3d
+    from gan3d import registry
+
+    calls = []
+
+    class Plugin:
+        @gan3d.hookimpl
+        def gan3d_method_commands(self):
+            def add(p):
+                p.add_argument("model")
+                p.add_argument("--frames", type=int, default=3)
+            return [gan3d.MethodCommand("video", "toy", add, lambda a: calls.append((a.model, a.frames)) or 0, "toy orbit")]
+
+    registry.register(Plugin(), name="toy-video")
+    try:
+        assert run(capsys, "video", "toy/sphere16", "--frames", "5")[0] == 0
+        assert calls == [("toy/sphere16", 5)]
+        code, _, err = run(capsys, "video", "toy/sphere", "--bogus")
+        assert code == 2 and "unrecognized arguments: --bogus" in err
+    finally:
+        registry.unregister("toy-video")
+    code, _, err = run(capsys, "video", "toy/sphere")
+    assert code == 2 and "not available for toy models" in err

@@ -104,6 +104,13 @@ def test_generate_regions_edit_and_sweep_commands(capsys, fixture_model_dir, tmp
     assert code == 0, err
     assert Image.open(tmp_path / "gen" / "seed0003.png").size == (128, 128)
 
+    code, out, err = run(capsys, "generate", model, "--seeds", "3", "--yaw", "0", "--pitch", "0", "--semantic",
+                         "--out", str(tmp_path / "sem"))
+    assert code == 0, err
+    both = np.asarray(Image.open(tmp_path / "sem" / "seed0003.png"))
+    assert both.shape == (256, 128, 3)  # the image over its colour-coded label map
+    assert len(np.unique(both[128:].reshape(-1, 3), axis=0)) >= 3  # several classes visible
+
     code, out, err = run(capsys, "regions", model, "--seed", "3", "--tile", "64", "--out", str(tmp_path / "reg"))
     assert code == 0, err
     grid = np.asarray(Image.open(tmp_path / "reg" / "seed0003_regions.png"))
@@ -128,8 +135,8 @@ def test_generate_regions_edit_and_sweep_commands(capsys, fixture_model_dir, tmp
 
 
 def test_official_sweep_command_writes_images_masks_and_video(capsys, fixture_model_dir, tmp_path):
-    code, out, err = run(capsys, "cnerf-sweep", str(fixture_model_dir), "--seeds", "0", "--tile", "32",
-                         "--video", "--out", str(tmp_path))
+    # `gan3d video` on a CNeRF model is the official sweep, always with its MP4
+    code, out, err = run(capsys, "video", str(fixture_model_dir), "--seeds", "0", "--tile", "32", "--out", str(tmp_path))
     assert code == 0, err
     grid = np.asarray(Image.open(tmp_path / "seed0000_sweep.png"))
     assert grid.shape[1] == 10 * 32  # ten azimuths

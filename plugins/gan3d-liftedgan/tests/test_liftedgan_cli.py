@@ -1,4 +1,4 @@
-"""The command line on the fixture weights: generate, compare, liftedgan-video, liftedgan-inspect."""
+"""The command line on the fixture weights: generate, compare, video, inspect."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_official_uint8_truncates():
 ])
 def test_video(safe_folder, tmp_path, extra, name, frames):
     out = tmp_path / "vid"
-    assert main(["liftedgan-video", str(safe_folder), "--seeds", "2", "--frames", str(frames), "--out", str(out),
+    assert main(["video", str(safe_folder), "--seeds", "2", "--frames", str(frames), "--out", str(out),
                  "--device", "cpu", *extra]) == 0
     path = out / name
     assert path.is_file() and path.stat().st_size > 1000
@@ -69,14 +69,14 @@ def test_video(safe_folder, tmp_path, extra, name, frames):
 
 
 def test_interpolation_video(safe_folder, tmp_path):
-    assert main(["liftedgan-video", str(safe_folder), "--interp", "1,5", "--frames", "2", "--out", str(tmp_path),
+    assert main(["video", str(safe_folder), "--interp", "1,5", "--frames", "2", "--out", str(tmp_path),
                  "--device", "cpu"]) == 0
     assert Image.open(tmp_path / "interp1-5_yaw.gif").n_frames == 2
-    assert main(["liftedgan-video", str(safe_folder), "--interp", "1", "--out", str(tmp_path)]) == 2
+    assert main(["video", str(safe_folder), "--interp", "1", "--out", str(tmp_path)]) == 2
 
 
 def test_inspect_maps(safe_folder, tmp_path):
-    assert main(["liftedgan-inspect", str(safe_folder), "--seeds", "3", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert main(["inspect", str(safe_folder), "--seeds", "3", "--out", str(tmp_path), "--device", "cpu"]) == 0
     for k in ("render", "canonical", "albedo", "shading", "depth", "normal", "transformation"):
         im = np.asarray(Image.open(tmp_path / f"seed0003_{k}.png"))
         assert im.shape == (256, 256, 3)
@@ -87,4 +87,4 @@ def test_inspect_maps(safe_folder, tmp_path):
 def test_commands_refuse_other_models(tmp_path):
     if "toy/sphere" not in gan3d.list_models():
         pytest.skip("toy plugin not installed")
-    assert main(["liftedgan-inspect", "toy/sphere", "--out", str(tmp_path)]) == 2
+    assert main(["inspect", "toy/sphere", "--out", str(tmp_path)]) == 2

@@ -91,6 +91,11 @@ def register(sub) -> None:
     p = sub.add_parser("cnerf-sweep", help="CNeRF: the official 10-view azimuth sweep with masks",
                        description="For each seed, the 10 views of inference_Full.py (azimuth 0.3*linspace(-1.5,1.5,10), "
                                    "elevation 0.12) and their colour-coded semantic masks.")
+    add_sweep_arguments(p)
+    p.set_defaults(func=run_sweep)
+
+
+def add_sweep_arguments(p) -> None:
     p.add_argument("model")
     p.add_argument("--seeds", default="0-2")
     p.add_argument("--trunc", type=float, default=0.7)
@@ -99,7 +104,17 @@ def register(sub) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--weights", default=None)
     p.add_argument("--out", default=None, help="output folder (default outputs/cnerf-sweep/<model>)")
-    p.set_defaults(func=run_sweep)
+
+
+def run_video(args) -> int:
+    """``gan3d video cnerf/...``: the sweep, always with its MP4."""
+    args.video = True
+    return run_sweep(args)
+
+
+def method_commands() -> list:
+    return [gan3d.MethodCommand("video", "cnerf", add_sweep_arguments, run_video,
+                                "the official 10-view azimuth sweep (inference_Full.py) with semantic masks, MP4")]
 
 
 def _load(args):
@@ -109,7 +124,8 @@ def _load(args):
         raise InputError(f"--trunc must be a number in [-1, 2], got {args.trunc}")
     if getattr(args, "tile", 64) < 16:
         raise InputError("--tile must be at least 16 pixels")
-    G = gan3d.load(args.model, device=args.device, weights=args.weights)
+    G = getattr(args, "generator", None) or gan3d.load(args.model, device=args.device, weights=args.weights)
+    G = G.to(args.device)
     if not isinstance(G, CNeRFGenerator):
         raise InputError(f"{args.model} is a {G.card.method} model; this command needs a CNeRF model")
     return G

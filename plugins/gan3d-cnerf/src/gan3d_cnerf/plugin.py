@@ -23,3 +23,10 @@ def gan3d_add_commands(subparsers):
     from .cli import register
 
     register(subparsers)
+
+
+@gan3d.hookimpl
+def gan3d_method_commands() -> list:
+    from .cli import method_commands
+
+    return method_commands()

@@ -63,7 +63,8 @@ def _common(p, seeds: bool = True) -> None:
 
 
 def _load(args):
-    G = gan3d.load(args.model, device=args.device, weights=args.weights)
+    G = getattr(args, "generator", None) or gan3d.load(args.model, device=args.device, weights=args.weights)
+    G = G.to(args.device)
     if args.nrr is not None and args.nrr < 1:
         raise InputError("--nrr must be a positive integer")
     return G
@@ -392,19 +393,6 @@ def normalize_map_per_channel(x: torch.Tensor) -> torch.Tensor:
 def register(sub) -> None:
     existing = set(getattr(sub, "choices", {}) or {})
 
-    if "video" not in existing:
-        p = sub.add_parser("video", help="orbit videos (MP4) per seed, or an interpolation through seeds",
-                           description="gen_videos.py's camera orbit (yaw 0.35 sin, pitch -0.05+0.25 cos) with "
-                                       "constant noise; --interpolate goes through the seeds as keyframes.")
-        _common(p)
-        p.add_argument("--mode", choices=["image", "depth", "raw"], default="image")
-        p.add_argument("--interpolate", action="store_true", help="one video through all seeds (cubic, looped)")
-        p.add_argument("--frames", type=int, default=120, help="frames per keyframe/seed (gen_videos --w-frames)")
-        p.add_argument("--fps", type=int, default=60)
-        p.add_argument("--sample-mult", type=float, default=2.0, help="depth sample multiplier (gen_videos default 2)")
-        p.add_argument("--deterministic", action="store_true", help="no stratified jitter / random pdf samples")
-        p.set_defaults(func=run_video)
-
     if "shape" not in existing:
         p = sub.add_parser("shape", help="density grid -> .mrc volume or .ply mesh (marching cubes at level 10)",
                            description="gen_samples.py's density grid (box_warp cube, flipped x, trimmed border); "
@@ -429,13 +417,31 @@ def register(sub) -> None:
         p.add_argument("--batch-size", type=int, default=4)
         p.set_defaults(func=run_sweep)
 
-    if "inspect" not in existing:
-        p = sub.add_parser("inspect", help="the neural renderer's opacity, depth and features next to the images",
-                           description="Panels: accumulated opacity, depth, three feature channels, image_raw, "
-                                       "image (e.g. --yaw 1.2 for the steep-angle black-background study).")
-        _common(p, seeds=False)
-        p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--yaw", type=float, default=0.0)
-        p.add_argument("--pitch", type=float, default=0.0)
-        p.add_argument("--channel", type=int, default=3, help="first of the three feature channels shown")
-        p.set_defaults(func=run_inspect)
+
+def add_video_arguments(p) -> None:
+    _common(p)
+    p.add_argument("--mode", choices=["image", "depth", "raw"], default="image")
+    p.add_argument("--interpolate", action="store_true", help="one video through all seeds (cubic, looped)")
+    p.add_argument("--frames", type=int, default=120, help="frames per keyframe/seed (gen_videos --w-frames)")
+    p.add_argument("--fps", type=int, default=60)
+    p.add_argument("--sample-mult", type=float, default=2.0, help="depth sample multiplier (gen_videos default 2)")
+    p.add_argument("--deterministic", action="store_true", help="no stratified jitter / random pdf samples")
+
+
+def add_inspect_arguments(p) -> None:
+    _common(p, seeds=False)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--yaw", type=float, default=0.0)
+    p.add_argument("--pitch", type=float, default=0.0)
+    p.add_argument("--channel", type=int, default=3, help="first of the three feature channels shown")
+
+
+def method_commands() -> list:
+    """EG3D's ``gan3d video`` and ``gan3d inspect`` (the core dispatches on the model's method)."""
+    return [
+        gan3d.MethodCommand("video", "eg3d", add_video_arguments, run_video,
+                            "gen_videos.py's orbit (yaw 0.35 sin, pitch -0.05+0.25 cos), MP4 per seed; "
+                            "--interpolate through the seeds; --mode image|depth|raw"),
+        gan3d.MethodCommand("inspect", "eg3d", add_inspect_arguments, run_inspect,
+                            "opacity, depth and feature channels next to image_raw and the image"),
+    ]

@@ -54,3 +54,10 @@ def gan3d_add_commands(subparsers) -> None:
     from . import commands
 
     commands.register(subparsers)
+
+
+@gan3d.hookimpl
+def gan3d_method_commands() -> list:
+    from . import commands
+
+    return commands.method_commands()

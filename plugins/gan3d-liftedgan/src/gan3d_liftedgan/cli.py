@@ -1,8 +1,4 @@
-"""LiftedGAN's commands: ``gan3d liftedgan-video`` and ``gan3d liftedgan-inspect``.
-
-They carry the ``liftedgan-`` prefix because other plugins (EG3D) register a generic ``video`` command
-and argparse refuses two sub-commands of one name.
-"""
+"""LiftedGAN's ``gan3d video`` and ``gan3d inspect`` (method commands: the core dispatches on the model)."""
 
 from __future__ import annotations
 
@@ -41,7 +37,8 @@ def sweep(kind: str, relight: bool) -> list[float]:
 
 
 def _model(args) -> LiftedGAN:
-    G = load(args.model, device=args.device, weights=getattr(args, "weights", None))
+    G = getattr(args, "generator", None) or load(args.model, device=args.device, weights=getattr(args, "weights", None))
+    G = G.to(args.device)
     if not isinstance(G, LiftedGAN):
         raise InputError(f"{args.model} is not a LiftedGAN model ({type(G).__name__}); these commands need "
                          f"LiftedGAN's light and view controls")
@@ -57,7 +54,7 @@ def run_video(args) -> int:
             raise InputError("--frames must be at least 2")
         lo, hi = angles[0], angles[-1]
         angles = [lo + (hi - lo) * i / (args.frames - 1) for i in range(args.frames)]
-    out = Path(args.out or Path("outputs") / "liftedgan-video" / G.card.name.replace("/", "_"))
+    out = Path(args.out or Path("outputs") / "video" / G.card.name.replace("/", "_"))
     if args.interp:
         seeds = [int(s) for s in str(args.interp).split(",")]
         if len(seeds) != 2:
@@ -93,7 +90,7 @@ def run_video(args) -> int:
 def run_inspect(args) -> int:
     G = _model(args)
     lat = sample_latents(G, args.seeds)
-    out = Path(args.out or Path("outputs") / "liftedgan-inspect" / G.card.name.replace("/", "_"))
+    out = Path(args.out or Path("outputs") / "inspect" / G.card.name.replace("/", "_"))
     out.mkdir(parents=True, exist_ok=True)
     w = G.mapping(lat.z.to(G.device), None, args.trunc)
     o = G.synthesize(w, own_pose=True)
@@ -118,39 +115,42 @@ def run_inspect(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def add_video_arguments(p) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    existing = set(getattr(sub, "choices", {}) or {})
-    if "liftedgan-video" not in existing:
-        p = sub.add_parser("liftedgan-video", help="LiftedGAN rotation or relighting videos (GIF/MP4)",
-                           description="The official pose sweeps (yaw -45..45 deg, pitch -15..15 deg) or the "
-                                       "lighting sweep (-60..60 deg), one video per seed, or one video that "
-                                       "interpolates between two seeds while rotating (--interp).")
-        p.add_argument("model", help="liftedgan/ffhq256, liftedgan/afhqcat256 or a checkpoint path")
-        p.add_argument("--seeds", default="0", help="seeds, e.g. 0-3 (default 0)")
-        p.add_argument("--interp", default=None, metavar="A,B", help="interpolate from seed A to seed B while rotating")
-        p.add_argument("--path", default="yaw", choices=("yaw", "pitch"), help="rotation sweep (default yaw)")
-        p.add_argument("--relight", action="store_true", help="sweep the light direction instead of the pose")
-        p.add_argument("--frames", type=int, default=None, help="resample the sweep to N frames")
-        p.add_argument("--fps", type=float, default=10.0)
-        p.add_argument("--format", default="gif", choices=("gif", "mp4"))
-        p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (official 0.7)")
-        p.add_argument("--device", default=device)
-        p.add_argument("--weights", default=None, help="weight folder overriding the cache")
-        p.add_argument("--out", default=None, help="output folder")
-        p.set_defaults(func=run_video)
-    if "liftedgan-inspect" not in existing:
-        p = sub.add_parser("liftedgan-inspect", help="LiftedGAN's depth, albedo, shading, normal and transformation maps",
-                           description="For each seed: the render at the sample's own pose, the canonical StyleGAN2 "
-                                       "image and the canonical depth, albedo, shading, normal and transformation "
-                                       "maps, as separate PNGs and side by side.")
-        p.add_argument("model")
-        p.add_argument("--seeds", default="0-3")
-        p.add_argument("--trunc", type=float, default=0.7)
-        p.add_argument("--device", default=device)
-        p.add_argument("--weights", default=None)
-        p.add_argument("--out", default=None)
-        p.set_defaults(func=run_inspect)
+    p.add_argument("model", help="liftedgan/ffhq256, liftedgan/afhqcat256 or a checkpoint path")
+    p.add_argument("--seeds", default="0", help="seeds, e.g. 0-3 (default 0)")
+    p.add_argument("--interp", default=None, metavar="A,B", help="interpolate from seed A to seed B while rotating")
+    p.add_argument("--path", default="yaw", choices=("yaw", "pitch"), help="rotation sweep (default yaw)")
+    p.add_argument("--relight", action="store_true", help="sweep the light direction instead of the pose")
+    p.add_argument("--frames", type=int, default=None, help="resample the sweep to N frames")
+    p.add_argument("--fps", type=float, default=10.0)
+    p.add_argument("--format", default="gif", choices=("gif", "mp4"))
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (official 0.7)")
+    p.add_argument("--device", default=device)
+    p.add_argument("--weights", default=None, help="weight folder overriding the cache")
+    p.add_argument("--out", default=None, help="output folder")
 
 
-__all__ = ["official_uint8", "register", "run_inspect", "run_video", "sweep"]
+def add_inspect_arguments(p) -> None:
+    p.add_argument("model")
+    p.add_argument("--seeds", default="0-3")
+    p.add_argument("--trunc", type=float, default=0.7)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--weights", default=None)
+    p.add_argument("--out", default=None)
+
+
+def method_commands() -> list:
+    """LiftedGAN's ``gan3d video`` and ``gan3d inspect`` (the core dispatches on the model's method)."""
+    import gan3d
+
+    return [
+        gan3d.MethodCommand("video", "liftedgan", add_video_arguments, run_video,
+                            "the official pose sweeps (--path yaw: -45..45 deg, pitch: -15..15 deg), --relight "
+                            "(light -60..60 deg), --interp A,B while rotating; GIF or MP4"),
+        gan3d.MethodCommand("inspect", "liftedgan", add_inspect_arguments, run_inspect,
+                            "render, canonical image, depth, albedo, shading, normal and transformation maps"),
+    ]
+
+
+__all__ = ["method_commands", "official_uint8", "run_inspect", "run_video", "sweep"]

@@ -72,7 +72,7 @@ def gan3d_load_checkpoint(path, device):
 
 
 @gan3d.hookimpl
-def gan3d_add_commands(subparsers):
-    from .cli import register
+def gan3d_method_commands():
+    from .cli import method_commands
 
-    register(subparsers)
+    return method_commands()
