@@ -51,6 +51,23 @@ class Comparison:
     camera_kwargs: dict = field(default_factory=dict)          # radius, focal, look_at of every camera
 
 
+def load_or_random(name: str, device: str = "cpu", log=print) -> Generator:
+    """``gan3d.load(name)``; if its official weights cannot be had, say so loudly and use random weights.
+
+    The generator's ``weights_note`` then reads "random weights", which every grid and table shows.
+    """
+    from .errors import WeightsNotFoundError
+    from .registry import load
+
+    try:
+        return load(name, device=device)
+    except WeightsNotFoundError as e:
+        log("\n" + "!" * 78 + f"\n!! {name}: official weights not available here -> using RANDOM WEIGHTS.\n"
+            f"!! Its images and numbers show the pipeline only. {str(e).splitlines()[0]}\n"
+            f"!! Get the weights with: gan3d weights add FILE --model {name}\n" + "!" * 78)
+        return load(name, device=device, weights="random")
+
+
 def model_label(G: Generator, source: str) -> str:
     label = G.card.name if source == G.card.name else f"{G.card.name} ({Path(source).name})"
     note = G.weights_note

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .compare import compare, grid_image, model_label
-from .errors import Gan3dError, WeightsNotFoundError
+from .compare import compare, grid_image, load_or_random, model_label
+from .errors import Gan3dError
 from .images import save_png
-from .registry import list_models, load, model_card
+from .registry import list_models, model_card
 
 
 def pick_models(include_toy: bool = False) -> list[str]:
@@ -33,16 +33,6 @@ def pick_models(include_toy: bool = False) -> list[str]:
     return picks
 
 
-def _load(name: str, device: str, log):
-    try:
-        return load(name, device=device)
-    except WeightsNotFoundError as e:
-        log("\n" + "!" * 78 + f"\n!! {name}: official weights not available here -> using RANDOM WEIGHTS.\n"
-            f"!! Its images and numbers show the pipeline only. {str(e).splitlines()[0]}\n"
-            f"!! Get the weights with: gan3d weights add FILE --model {name}\n" + "!" * 78)
-        return load(name, device=device, weights="random")
-
-
 def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, seeds: str = "0-3",
              yaws: tuple[float, ...] = (-0.5, 0.0, 0.5), pitch: float = -0.1, num: int = 2,
              metrics: tuple[str, ...] = ("pose", "smile", "id", "lpips_diversity", "fid"),
@@ -59,7 +49,7 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     if not names:
         raise Gan3dError("no models installed; install a plugin, e.g. pip install ./plugins/gan3d-eg3d")
     t0 = time.perf_counter()
-    gens = [_load(n, device, log) for n in names]
+    gens = [load_or_random(n, device, log) for n in names]
     for G in gens:
         G.set_deterministic(True)
     card = gens[0].card.camera

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from ..compare import compare, grid_image, lpips_against_first, model_label, orbit_frames, save_latents
+from ..compare import (compare, grid_image, load_or_random, lpips_against_first, model_label, orbit_frames,
+                       save_latents)
 from ..errors import InputError
 from ..images import save_png
 from ..latents import Latents, parse_seeds
-from ..registry import load
+from ..registry import list_models, load
 from ..video import write_video
 from .args import pair_pitches, parse_angles
 
@@ -40,6 +41,8 @@ def register(sub) -> None:
     p.add_argument("--frames", type=int, default=48, help="orbit video frames (0: no video)")
     p.add_argument("--tile", type=int, default=128, help="pixels per view in the grid")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--random-if-missing", action="store_true",
+                   help="run models whose weights are missing with random weights (labelled), e.g. offline")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="outputs/compare")
     p.set_defaults(func=run)
@@ -52,7 +55,8 @@ def run(args) -> int:
     pitches = pair_pitches(yaws, parse_angles(args.pitch, "pitch"))
     latents = Latents.load(args.latents) if args.latents else None
     seeds = None if latents is not None and args.seeds == "0-3" else parse_seeds(args.seeds)
-    gens = [load(m, device=args.device) for m in args.models]
+    gens = [load_or_random(m, args.device) if args.random_if_missing and m in list_models() else
+            load(m, device=args.device) for m in args.models]
     for G in gens:
         G.set_deterministic(True)  # a comparison should not vary with sampling noise
     labels = [model_label(G, m) for G, m in zip(gens, args.models)]
