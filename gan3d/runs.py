@@ -134,37 +134,70 @@ def _load_for_run(model: str, cfg: RunConfig):
         return load(model, device="cpu", weights="random")
 
 
+def init_distributed(device: str) -> tuple[int, int]:
+    """Join the process group ``torchrun`` describes (gloo on CPU, NCCL on GPU); ``(rank, world)``."""
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or not dist.is_available():
+        return 0, 1
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available() and device != "cpu"
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
 def execute(cfg: RunConfig, progress: bool = True) -> list:
     """Run ``cfg`` into its store; what is already stored for this config is skipped (resume).
 
     Each model's metrics share one pass of the harness (samples are produced once); every result is
     committed as its own row as soon as the harness returns it. Returns the run's stored results.
+
+    Under ``torchrun``, every process renders a share of the samples; rank 0 decides what is left to
+    do, gathers the samples, scores them and alone writes to the store.
     """
+    import torch
+
     from .eval.cameras import camera_distribution
     from .eval.harness import HarnessConfig, evaluate, resolve_device
     from .registry import evaluator_entry
     from .store import ResultStore, StoredResult
 
+    rank, world = init_distributed(cfg.device)
     run_id = cfg.run_id()
     harness_cfg = HarnessConfig(num=cfg.num, seed=cfg.seed, cameras=camera_distribution(cfg.cameras, cfg.reference),
                                 truncation_psi=cfg.truncation_psi, truncation_cutoff=cfg.truncation_cutoff,
                                 batch_size=cfg.batch_size, device=cfg.device, progress=progress)
+    device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     with ResultStore(cfg.store) as store:
-        store.add_run(run_id, cfg.name, cfg.model_dump())
+        if rank == 0:
+            store.add_run(run_id, cfg.name, cfg.model_dump())
         for model in cfg.models:
-            todo = [m for m in cfg.metrics if (model, m) not in store.done(run_id)]
+            todo = [m for m in cfg.metrics if (model, m) not in store.done(run_id)] if rank == 0 else None
+            if world > 1:  # every process must walk the same models and metrics
+                box = [todo]
+                torch.distributed.broadcast_object_list(box, src=0)
+                todo = box[0]
             if not todo:
-                print(f"{model}: {', '.join(cfg.metrics)} already stored for run {run_id}; skipped")
+                if rank == 0:
+                    print(f"{model}: {', '.join(cfg.metrics)} already stored for run {run_id}; skipped")
                 continue
-            G = _load_for_run(model, cfg).to(resolve_device(cfg.device))
-            store.add_model(run_id, model, G.card.name, G.card.dataset, _checkpoint_sha256(model, G), G.weights_note)
+            G = _load_for_run(model, cfg).to(device)
+            if rank == 0:
+                store.add_model(run_id, model, G.card.name, G.card.dataset, _checkpoint_sha256(model, G),
+                                G.weights_note)
             evaluators = []
             for metric in todo:
                 opts = dict(cfg.metric_options.get(metric, {}))
                 if metric == "fid" and cfg.reference and "ref" not in opts:
                     opts["ref"] = cfg.reference
                 evaluators.append(evaluator_entry(metric).create(**opts))
-            report = evaluate(G, evaluators, harness_cfg, model=model)
+            report = evaluate(G, evaluators, harness_cfg.model_copy(update={"device": str(device)}), model=model)
             for r in report.results:
                 # an evaluator may return several results (fid: fid and kid); they share its protocol
                 evaluator = r.protocol.metric if r.protocol.metric in todo else r.name

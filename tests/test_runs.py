@@ -105,3 +105,27 @@ def test_gan3d_evaluate_takes_a_run_config(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "toy/sphere16" in out and "LPIPS div." in out
     assert main(["leaderboard", "--store", str(tmp_path / "s.sqlite")]) == 0
+
+
+def test_torchrun_with_two_gloo_processes_equals_a_single_process_run(tmp_path):
+    one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+    for store in (one, two):
+        (tmp_path / f"{store.stem}.toml").write_text(TOML.format(num=5, store=store) + "batch_size = 2\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    single = subprocess.run([sys.executable, "-m", "gan3d", "evaluate", str(tmp_path / "one.toml"), "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert single.returncode == 0, single.stderr[-2000:]
+    sharded = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                              "-m", "gan3d", "evaluate", str(tmp_path / "two.toml"), "--quiet", "--device", "cpu"],
+                             capture_output=True, text=True, env=env, timeout=600)
+    assert sharded.returncode == 0, sharded.stderr[-2000:]
+
+    def values(path):
+        rows = sqlite3.connect(path).execute("SELECT model, metric, value, n, protocol_hash FROM results").fetchall()
+        return sorted(rows, key=lambda r: (r[0], r[1]))
+
+    a, b = values(one), values(two)
+    assert len(a) == 6 and [r[:2] for r in a] == [r[:2] for r in b]
+    for ra, rb in zip(a, b):
+        assert ra[3:] == rb[3:]  # same sample count and protocol
+        assert (ra[2] is None and rb[2] is None) or abs(ra[2] - rb[2]) < 1e-6, (ra, rb)

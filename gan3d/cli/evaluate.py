@@ -171,6 +171,10 @@ def run_config(args: argparse.Namespace) -> int:
     if args.device != "auto":
         cfg = cfg.model_copy(update={"device": args.device})
     results = execute(cfg, progress=not args.quiet)
+    from ..eval.harness import _dist
+
+    if _dist()[0] != 0:  # under torchrun only rank 0 reports
+        return 0
     print(leaderboard.to_markdown(leaderboard.build_tables(results, with_published=False)))
     print(f"results in {cfg.store} (run {cfg.run_id()}); `gan3d leaderboard --store {cfg.store}` tables them",
           file=sys.stderr)

@@ -176,6 +176,26 @@ class HarnessReport:
     setup_seconds: dict[str, float] = field(default_factory=dict)
 
 
+def _dist() -> tuple[int, int]:
+    """``(rank, world_size)`` of an initialised torch.distributed group, else ``(0, 1)``."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _batch_seed(cfg: "HarnessConfig", group: int, batch_index: int) -> int:
+    # Stochastic rendering (jitter, noise) draws from torch's RNG: seeding it per batch makes every batch
+    # the same whichever process renders it, so a sharded run equals a single-process one.
+    return (cfg.seed * 1_000_003 + group * 10_007 + batch_index) % (2**63 - 1)
+
+
+def _to_cpu(batch: "SampleBatch") -> "SampleBatch":
+    return SampleBatch(batch.images.cpu(), batch.z.cpu(), batch.seeds, batch.latent_index, batch.view, batch.yaw,
+                       batch.pitch, batch.camera.to("cpu"), None if batch.output is None else batch.output.to("cpu"))
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -210,6 +230,11 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     """Produce every requested sample once, stream it to the evaluators, collect their results.
 
     ``model`` (default: the card's name) is written into each result.
+
+    Under ``torch.distributed`` (e.g. ``torchrun``), batches are rendered round-robin by the processes
+    and gathered on rank 0, which alone runs the evaluators and returns results (other ranks return an
+    empty report). Each batch seeds torch's RNG from its position, so the numbers equal a
+    single-process run's for the same seeds.
     """
     cfg = config or HarnessConfig()
     device = resolve_device(cfg.device)
@@ -228,37 +253,47 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     report = HarnessReport(results=[])
     timing = {ev.name: 0.0 for ev in evaluators}
     counts = {ev.name: 0 for ev in evaluators}
-    for ev in evaluators:  # loading networks is setup, not per-image cost
-        t = time.perf_counter()
-        ev.begin(ctx)
-        report.setup_seconds[ev.name] = time.perf_counter() - t
-    for g in groups.values():
+    rank, world = _dist()
+    if rank == 0:
+        for ev in evaluators:  # loading networks is setup, not per-image cost
+            t = time.perf_counter()
+            ev.begin(ctx)
+            report.setup_seconds[ev.name] = time.perf_counter() - t
+    for gi, g in enumerate(groups.values()):
         req: SampleRequest = g["request"]
         latents_per_batch = max(1, cfg.batch_size // req.views)
         names = ",".join(dict.fromkeys(ev.name for ev, _ in g["subs"]))
         bar = tqdm(total=req.num, desc=f"{names} ({req.views} view{'s' if req.views > 1 else ''}/latent)",
-                   unit="latent", disable=not cfg.progress)
-        for start in range(0, req.num, latents_per_batch):
-            ids = np.arange(start, min(req.num, start + latents_per_batch))
-            _sync(device)
-            t = time.perf_counter()
-            batch = generate_batch(G, req, ids, cfg, cfg.batch_size)
-            _sync(device)
-            report.generator_seconds += time.perf_counter() - t
-            report.images += len(batch)
-            if ctx.resolution is None:
-                ctx.resolution = int(batch.images.shape[-1])
-            for ev, sub in g["subs"]:
-                if start >= sub.num:
-                    continue
-                part = batch if ids[-1] < sub.num else batch.select(batch.latent_index < sub.num)
-                t = time.perf_counter()
-                ev.update(sub, part)
+                   unit="latent", disable=not cfg.progress or rank != 0)
+        starts = list(range(0, req.num, latents_per_batch))
+        for round_start in range(0, len(starts), world):
+            mine = round_start + rank  # this process renders batch `mine` of the round
+            batch = None
+            if mine < len(starts):
+                ids = np.arange(starts[mine], min(req.num, starts[mine] + latents_per_batch))
                 _sync(device)
-                timing[ev.name] += time.perf_counter() - t
-                counts[ev.name] += len(part)
-            bar.update(len(ids))
+                t = time.perf_counter()
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    torch.manual_seed(_batch_seed(cfg, gi, mine))
+                    batch = generate_batch(G, req, ids, cfg, cfg.batch_size)
+                _sync(device)
+                report.generator_seconds += time.perf_counter() - t
+                report.images += len(batch)
+            if world > 1:
+                import torch.distributed as dist
+
+                gathered = [None] * world if rank == 0 else None
+                dist.gather_object(None if batch is None else _to_cpu(batch), gathered, dst=0)
+                if rank != 0:
+                    continue
+                batches = [b for b in gathered if b is not None]
+            else:
+                batches = [batch]
+            for batch in batches:
+                bar.update(_feed(ctx, g, batch, timing, counts))
         bar.close()
+    if rank != 0:
+        return report
     for ev in evaluators:
         t = time.perf_counter()
         results = ev.finalize(ctx)
@@ -268,6 +303,26 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     report.evaluator_seconds = timing
     report.evaluator_images = counts
     return report
+
+
+def _feed(ctx: EvalContext, group: dict, batch: SampleBatch, timing: dict, counts: dict) -> int:
+    """Stream one batch to every evaluator of its request group (each sees the prefix it asked for).
+
+    Returns the number of latents in the batch.
+    """
+    ids = np.unique(batch.latent_index.numpy())
+    if ctx.resolution is None:
+        ctx.resolution = int(batch.images.shape[-1])
+    for ev, sub in group["subs"]:
+        if int(ids[0]) >= sub.num:
+            continue
+        part = batch if ids[-1] < sub.num else batch.select(batch.latent_index < sub.num)
+        t = time.perf_counter()
+        ev.update(sub, part)
+        _sync(ctx.device)
+        timing[ev.name] += time.perf_counter() - t
+        counts[ev.name] += len(part)
+    return len(ids)
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:

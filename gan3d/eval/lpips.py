@@ -41,8 +41,9 @@ class LpipsNet:
             raise MissingDependencyError("LPIPS needs the lpips package: pip install lpips==0.1.4") from None
         import warnings
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch.random.fork_rng():
             warnings.simplefilter("ignore", UserWarning)  # torchvision's 'pretrained' deprecation inside lpips
+            torch.manual_seed(0)  # a random backbone (tests) is the same one in every process and run
             model = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
         self.sha256 = None
         if not pnet_rand:
