@@ -79,11 +79,12 @@ def load_config(path: str | os.PathLike) -> RunConfig:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
             try:
-                import yaml
-            except ImportError:
-                raise InputError("YAML run configs need PyYAML (pip install pyyaml); or write the config as TOML") from None
-            data = yaml.safe_load(text) or {}
+                data = yaml.safe_load(text) or {}
+            except yaml.YAMLError as e:
+                raise InputError(f"{path}: not valid YAML: {e}") from None
         else:
             raise InputError(f"run configs are .toml or .yaml files, got {path.name!r}")
     except (tomllib.TOMLDecodeError, ValueError) as e:

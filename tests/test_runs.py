@@ -129,3 +129,14 @@ def test_torchrun_with_two_gloo_processes_equals_a_single_process_run(tmp_path):
     for ra, rb in zip(a, b):
         assert ra[3:] == rb[3:]  # same sample count and protocol
         assert (ra[2] is None and rb[2] is None) or abs(ra[2] - rb[2]) < 1e-6, (ra, rb)
+
+
+def test_yaml_config_is_the_same_run_as_toml(tmp_path):
+    (tmp_path / "run.toml").write_text(TOML.format(num=4, store=tmp_path / "s.sqlite"))
+    (tmp_path / "run.yaml").write_text(
+        f"name: toy-smoke\nmodels: [toy/sphere, toy/sphere16]\nmetrics: [lpips_diversity, pose]\nnum: 4\n"
+        f"store: {tmp_path / 's.sqlite'}\nmetric_options:\n  lpips_diversity: {{pnet_rand: true}}\n")
+    assert load_config(tmp_path / "run.yaml").run_id() == load_config(tmp_path / "run.toml").run_id()
+    (tmp_path / "bad.yaml").write_text("models: [a\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_config(tmp_path / "bad.yaml")
