@@ -5,9 +5,9 @@ Data only: the core never imports a plugin. Installed plugins' cards always take
 
 from __future__ import annotations
 
-# method -> (distribution, variants)
+# method -> (distribution, variants); the first variant is the method's flagship (what the demo shows)
 KNOWN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "eg3d": ("gan3d-eg3d", ("ffhq512-64", "ffhq512-128", "ffhqrebalanced512-64", "ffhqrebalanced512-128",
+    "eg3d": ("gan3d-eg3d", ("ffhq512-128", "ffhq512-64", "ffhqrebalanced512-64", "ffhqrebalanced512-128",
                             "afhqcats512-128", "shapenetcars128-64")),
     "liftedgan": ("gan3d-liftedgan", ("ffhq256", "afhqcat256")),
     "cnerf": ("gan3d-cnerf", ("ffhq512",)),

@@ -17,8 +17,10 @@ from .registry import list_models, model_card
 
 
 def pick_models(include_toy: bool = False) -> list[str]:
-    """One model per installed method: the first variant with cached weights, else the first registered."""
+    """One model per installed method: a variant with cached weights, else the method's flagship (the
+    first variant the catalogue lists), else the first by name."""
     from . import cache
+    from .catalog import KNOWN
 
     by_method: dict[str, list[str]] = {}
     for name in list_models():
@@ -29,7 +31,9 @@ def pick_models(include_toy: bool = False) -> list[str]:
     for names in by_method.values():
         cached = [n for n in names if model_card(n).weights and
                   all(f.status in ("verified", "unverified") for f in cache.status(model_card(n)))]
-        picks.append((cached or names)[0])
+        method = model_card(names[0]).method
+        flagship = [f"{method}/{v}" for v in KNOWN.get(method, ("", ()))[1][:1] if f"{method}/{v}" in names]
+        picks.append((cached or flagship or names)[0])
     return picks
 
 

@@ -18,3 +18,14 @@ def test_demo_writes_grid_store_and_leaderboard(tmp_path, capsys):
     # metrics that cannot run offline are skipped loudly, not silently
     assert "skipping metric 'lpips_diversity'" in out and "skipping metric 'fid'" in out
     assert str((tmp_path / "leaderboard.html").resolve()) in out
+
+
+def test_demo_picks_each_methods_flagship_without_cached_weights():
+    import importlib.util
+
+    from gan3d.demo import pick_models
+
+    picks = pick_models()
+    assert "toy/sphere" not in picks or len(picks) == 1
+    if importlib.util.find_spec("gan3d_eg3d"):
+        assert "eg3d/ffhq512-128" in picks  # the catalogue's first variant, not the alphabetical first

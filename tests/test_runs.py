@@ -88,11 +88,11 @@ def test_a_run_killed_with_sigkill_resumes_without_lost_or_duplicated_rows(tmp_p
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = sqlite3.connect(store).execute("SELECT model, metric, created FROM results").fetchall()
-    assert 0 < len(before) < 6  # killed part-way: some results committed, not all
+    assert 0 < len(before) < 6, before  # killed part-way: some results committed, not all
     results = execute(load_config(p), progress=False)
     after = sqlite3.connect(store).execute("SELECT model, metric, created FROM results").fetchall()
-    assert len(after) == len(set((m, k) for m, k, _ in after)) == 6  # 2 models x (lpips + 2 pose rows)
-    assert set(before) <= set(after)  # what was committed before the kill is kept as it was
+    assert len(after) == len(set((m, k) for m, k, _ in after)) == 6, after  # 2 models x (lpips + 2 pose rows)
+    assert set(before) <= set(after), (before, after)  # what was committed before the kill is kept as it was
     assert len(results) == 6
 
 

@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from .layers import EqualLinear, PixelNorm, StyledConv, ToRGB
+from gan3d.nn.stylegan2 import EqualLinear, PixelNorm, StyledConv, ToRGB
 
 
 def decoder_channels(channel_multiplier: int) -> dict[int, int]:
@@ -40,9 +40,10 @@ class Decoder(nn.Module):
         log_size, log_in = int(math.log2(size)), int(math.log2(in_size))
         if 2 ** log_size != size or 2 ** log_in != in_size or log_size <= log_in:
             raise ValueError(f"decoder sizes must be powers of two with size > in_size, got {size} and {in_size}")
-        self.conv1 = StyledConv(in_channels, ch[in_size], 3, self.w_dim, blur_kernel=blur_kernel)
-        self.to_rgb1 = ToRGB(ch[in_size], 3, self.w_dim, upsample=False)
-        self.to_seg1 = ToRGB(ch[in_size], num_classes, self.w_dim, upsample=False)
+        self.conv1 = StyledConv(in_channels, ch[in_size], 3, self.w_dim, blur_kernel=blur_kernel,
+                                 unused_bias=True)
+        self.to_rgb1 = ToRGB(ch[in_size], self.w_dim, upsample=False)
+        self.to_seg1 = ToRGB(ch[in_size], self.w_dim, upsample=False, out_ch=num_classes)
         self.num_layers = (log_size - log_in) * 2 + 1
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
@@ -54,10 +55,11 @@ class Decoder(nn.Module):
         in_ch = ch[in_size]
         for lg in range(log_in + 1, log_size + 1):
             out_ch = ch[2 ** lg]
-            self.convs.append(StyledConv(in_ch, out_ch, 3, self.w_dim, upsample=True, blur_kernel=blur_kernel))
-            self.convs.append(StyledConv(out_ch, out_ch, 3, self.w_dim, blur_kernel=blur_kernel))
-            self.to_rgbs.append(ToRGB(out_ch, 3, self.w_dim))
-            self.to_segs.append(ToRGB(out_ch, num_classes, self.w_dim))
+            self.convs.append(StyledConv(in_ch, out_ch, 3, self.w_dim, upsample=True, blur_kernel=blur_kernel,
+                                         unused_bias=True))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, self.w_dim, blur_kernel=blur_kernel, unused_bias=True))
+            self.to_rgbs.append(ToRGB(out_ch, self.w_dim))
+            self.to_segs.append(ToRGB(out_ch, self.w_dim, out_ch=num_classes))
             in_ch = out_ch
         self.n_latent = (log_size - log_in) * 2 + 2
 

@@ -1,0 +1,251 @@
+"""StyleGAN2 building blocks in the rosinality (stylegan2-pytorch) layout, plain PyTorch, inference-exact.
+
+Shared by the plugins whose official code vendors rosinality's modules (LiftedGAN, CNeRF/StyleSDF).
+Parameter and buffer names are rosinality's, so those methods' ``g_ema`` state dicts load key for key.
+The fused CUDA ops are replaced by their CPU reference branches (``upfirdn2d_native`` and the
+``leaky_relu`` fallback of ``fused_leaky_relu``), which the official fixtures were produced with.
+Equalised-lr scales are applied at run time, as in the original, so stored weights are used unchanged;
+scale expressions keep the original's operation order so the float32 results match bit for bit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "Blur", "EqualConv2d", "EqualLinear", "FusedLeakyReLU", "ModulatedConv2d", "NoiseInjection", "PixelNorm",
+    "StyledConv", "ToRGB", "Upsample", "fused_leaky_relu", "make_kernel", "upfirdn2d",
+]
+
+BLUR_TAPS: tuple[float, ...] = (1, 3, 3, 1)
+
+
+def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, negative_slope: float = 0.2,
+                     scale: float = 2 ** 0.5) -> torch.Tensor:
+    """``leaky_relu(x + bias, negative_slope) * scale``.
+
+    ``x [B,C,...]``; ``bias [C]`` broadcast on dim 1 (``None``: no bias). The ``sqrt(2)`` gain keeps the
+    activation's second moment at that of its input for unit-Gaussian inputs (He init).
+    """
+    if bias is not None:
+        x = x + bias.view(1, bias.shape[0], *([1] * (x.ndim - 2)))
+    return F.leaky_relu(x, negative_slope=negative_slope) * scale
+
+
+def make_kernel(taps: Sequence[float] | Sequence[Sequence[float]]) -> torch.Tensor:
+    """FIR taps -> float32 2-D kernel ``[k,k]`` normalised to sum 1 (1-D taps: their outer product)."""
+    k = torch.tensor(taps, dtype=torch.float32)
+    if k.ndim == 1:
+        k = k[None, :] * k[:, None]
+    return k / k.sum()
+
+
+def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
+              pad: tuple[int, int] = (0, 0)) -> torch.Tensor:
+    """Up-sample by zero insertion, pad, FIR-filter (a true convolution), down-sample; rosinality's
+    ``upfirdn2d_native`` with the same ``up``/``down``/``pad`` on both axes.
+
+    ``x [B,C,H,W]``, ``kernel [kh,kw]``; ``pad = (before, after)``, negative values crop. Output
+    ``[B,C,(H*up + p0 + p1 - kh)//down + 1, (W*up + p0 + p1 - kw)//down + 1]``. Each channel is filtered
+    as its own single-channel image, as the reference does, so the rounding is the reference's.
+    """
+    B, C, H, W = x.shape
+    p0, p1 = pad
+    out = x.reshape(B * C, H, 1, W, 1)
+    if up > 1:  # up-1 zeros after every sample, on both axes
+        out = F.pad(out, (0, up - 1, 0, 0, 0, up - 1))
+    out = out.reshape(B * C, 1, H * up, W * up)
+    out = F.pad(out, (max(p0, 0), max(p1, 0), max(p0, 0), max(p1, 0)))
+    h, w = out.shape[-2:]
+    out = out[:, :, max(-p0, 0):h - max(-p1, 0), max(-p0, 0):w - max(-p1, 0)]
+    # conv2d correlates; the flipped kernel makes it the convolution the reference computes
+    out = F.conv2d(out, torch.flip(kernel, (0, 1)).to(out.dtype)[None, None])
+    if down > 1:
+        out = out[:, :, ::down, ::down]
+    return out.reshape(B, C, out.shape[-2], out.shape[-1])
+
+
+class PixelNorm(nn.Module):
+    """``[B,D,...]`` -> same, each latent scaled to unit mean square over dim 1."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(torch.mean(x ** 2, dim=1, keepdim=True) + 1e-8)
+
+
+class EqualLinear(nn.Module):
+    """Equalised-lr linear ``[...,in] -> [...,out]``.
+
+    ``weight [out,in]`` is stored divided by ``lr_mul`` and used times ``lr_mul / sqrt(in)``; ``bias [out]``
+    is used times ``lr_mul`` (the mapping network's lr 0.01). ``activation``: fused leaky-ReLU after.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, bias_init: float = 0.0, lr_mul: float = 1.0,
+                 activation: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_dim, in_dim) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_dim,), float(bias_init)))
+        self.scale = (1 / math.sqrt(in_dim)) * lr_mul  # the original's order: bit-identical products
+        self.lr_mul = lr_mul
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.activation:
+            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul)
+        return F.linear(x, self.weight * self.scale, self.bias * self.lr_mul)
+
+
+class EqualConv2d(nn.Module):
+    """Equalised-lr conv ``[B,in,H,W] -> [B,out,H',W']``: ``weight [out,in,k,k]`` used times
+    ``1/sqrt(in*k*k)``; optional ``bias [out]``."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                 bias: bool = True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_ch)) if bias else None
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.stride, self.padding = stride, padding
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, stride=self.stride, padding=self.padding)
+
+
+class FusedLeakyReLU(nn.Module):
+    """Learned ``bias [C]`` + leaky-ReLU(0.2) * sqrt(2) on ``[B,C,...]``."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return fused_leaky_relu(x, self.bias)
+
+
+class Blur(nn.Module):
+    """FIR low-pass ``[B,C,H,W] -> [B,C,H+p0+p1-k+1,...]`` with buffer ``kernel [k,k]``.
+
+    After a stride-``upsample_factor`` transposed conv only one in ``factor**2`` samples is non-zero,
+    so the stored kernel carries that gain (``factor**2``) to keep the mean level.
+    """
+
+    def __init__(self, taps: Sequence[float], pad: tuple[int, int], upsample_factor: int = 1):
+        super().__init__()
+        self.register_buffer("kernel", make_kernel(taps) * upsample_factor ** 2)
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, pad=self.pad)
+
+
+class Upsample(nn.Module):
+    """FIR up-sampling ``[B,C,H,W] -> [B,C,factor*H,factor*W]`` (buffer ``kernel [k,k]``, gain ``factor**2``)."""
+
+    def __init__(self, taps: Sequence[float], factor: int = 2):
+        super().__init__()
+        self.factor = factor
+        self.register_buffer("kernel", make_kernel(taps) * factor ** 2)
+        p = len(taps) - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
+class ModulatedConv2d(nn.Module):
+    """Per-sample style-modulated (optionally demodulated) convolution, run as one grouped conv.
+
+    ``weight [1,out,in,k,k]``; ``modulation`` maps ``style [B,style_dim]`` to in-channel scales ``[B,in]``
+    (bias initialised to 1, so a fresh layer starts unmodulated). Demodulation rescales each output
+    filter to unit L2 norm, which makes the output statistics independent of the style's magnitude.
+    ``upsample``: stride-2 transposed conv followed by :class:`Blur`, as the reference does.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, demodulate: bool = True,
+                 upsample: bool = False, blur_kernel: Sequence[float] = BLUR_TAPS):
+        super().__init__()
+        self.in_ch, self.out_ch, self.k = in_ch, out_ch, kernel_size
+        self.upsample, self.demodulate = upsample, demodulate
+        if upsample:
+            factor = 2
+            p = (len(blur_kernel) - factor) - (kernel_size - 1)
+            self.blur = Blur(blur_kernel, pad=((p + 1) // 2 + factor - 1, p // 2 + 1), upsample_factor=factor)
+        self.scale = 1 / math.sqrt(in_ch * kernel_size ** 2)
+        self.padding = kernel_size // 2
+        self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel_size, kernel_size))
+        self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """``x [B,in,H,W]``, ``style [B,style_dim]`` -> ``[B,out,H',W']`` (``H' = 2H`` when up-sampling)."""
+        B, _, H, W = x.shape
+        weight = self.scale * self.weight * self.modulation(style).view(B, 1, self.in_ch, 1, 1)  # [B,out,in,k,k]
+        if self.demodulate:
+            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + 1e-8)  # [B,out]
+            weight = weight * demod.view(B, self.out_ch, 1, 1, 1)
+        x = x.reshape(1, B * self.in_ch, H, W)  # one group per sample, each with its own weights
+        if self.upsample:
+            # conv_transpose2d weights are [in, out/groups, k, k]
+            weight = weight.transpose(1, 2).reshape(B * self.in_ch, self.out_ch, self.k, self.k)
+            out = F.conv_transpose2d(x, weight, padding=0, stride=2, groups=B)
+            return self.blur(out.view(B, self.out_ch, out.shape[-2], out.shape[-1]))
+        out = F.conv2d(x, weight.reshape(B * self.out_ch, self.in_ch, self.k, self.k), padding=self.padding,
+                       groups=B)
+        return out.view(B, self.out_ch, out.shape[-2], out.shape[-1])
+
+
+class NoiseInjection(nn.Module):
+    """``x [B,C,H,W] + weight * noise [B|1,1,H,W]``; fresh Gaussian noise when ``noise`` is None."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        if noise is None:
+            noise = x.new_empty(x.shape[0], 1, x.shape[2], x.shape[3]).normal_()
+        return x + self.weight * noise
+
+
+class StyledConv(nn.Module):
+    """Modulated conv -> noise -> bias + leaky-ReLU: ``[B,in,H,W] -> [B,out,H',W']``.
+
+    ``unused_bias``: register the parameter ``bias [1,out,1,1]`` that StyleSDF-derived code (CNeRF) has in
+    its module and checkpoints but never uses (the bias applied is ``activate.bias``); it exists only so
+    such state dicts load strictly. rosinality's own StyledConv has no such key.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, style_dim: int, upsample: bool = False,
+                 blur_kernel: Sequence[float] = BLUR_TAPS, demodulate: bool = True, unused_bias: bool = False):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_ch, out_ch, kernel_size, style_dim, demodulate=demodulate,
+                                    upsample=upsample, blur_kernel=blur_kernel)
+        self.noise = NoiseInjection()
+        if unused_bias:
+            self.bias = nn.Parameter(torch.zeros(1, out_ch, 1, 1))
+        self.activate = FusedLeakyReLU(out_ch)
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return self.activate(self.noise(self.conv(x, style), noise))
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv without demodulation + ``bias [1,out,1,1]``, plus the skip from the previous
+    resolution: ``x [B,in,H,W]``, ``skip [B,out,H/2,W/2]`` (``[B,out,H,W]`` when ``upsample=False``)
+    -> ``[B,out,H,W]``. ``out_ch`` is 3 for RGB; other branches (e.g. semantic logits) reuse it."""
+
+    def __init__(self, in_ch: int, style_dim: int, upsample: bool = True, blur_kernel: Sequence[float] = BLUR_TAPS,
+                 out_ch: int = 3):
+        super().__init__()
+        self.upsample = Upsample(blur_kernel) if upsample else None
+        self.conv = ModulatedConv2d(in_ch, out_ch, 1, style_dim, demodulate=False)
+        self.bias = nn.Parameter(torch.zeros(1, out_ch, 1, 1))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        out = self.conv(x, style) + self.bias
+        if skip is not None:
+            out = out + (skip if self.upsample is None else self.upsample(skip))
+        return out
