@@ -179,6 +179,7 @@ def _bar_chart(t: Table, c: Column) -> str | None:
     """A base64 PNG bar chart of one column (None without matplotlib or values)."""
     vals = [(row.model + (" *" if row.weights_note else ""), row.values[(c.metric, c.protocol_hash)].value)
             for row in t.rows if (c.metric, c.protocol_hash) in row.values]
+    vals = [v for v in vals if v[1] == v[1]]  # undefined values (no face found) have no bar
     if not vals:
         return None
     try:

@@ -42,3 +42,9 @@ def test_formats(tmp_path, capsys):
     assert (tmp_path / "lb.html").read_text().startswith("<!doctype html>")
     assert main(["leaderboard", "--store", str(tmp_path / "none.sqlite")]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_undefined_values_show_as_na_and_get_no_bar_chart():
+    rs = [_r("eg3d/ffhq512-128", "pose_yaw_error", float("nan")), _r("cnerf/ffhq512", "pose_yaw_error", float("nan"))]
+    assert "| n/a |" in leaderboard.render(rs, "md")
+    assert "data:image/png;base64," not in leaderboard.render(rs, "html")
