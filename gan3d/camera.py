@@ -121,6 +121,8 @@ class Camera:
         normalised ``focal``; with neither, FFHQ's 18.837 degrees is used.
         """
         yaw_t, pitch_t = torch.broadcast_tensors(_as_batch(yaw, "yaw"), _as_batch(pitch, "pitch"))
+        if (pitch_t.abs() > math.pi / 2).any():
+            raise InputError(f"pitch must lie in [-pi/2, pi/2] radians (EG3D's vertical range), got {pitch!r}")
         r = float(radius)
         if not math.isfinite(r) or r <= 0:
             raise InputError(f"radius must be a positive finite number, got {radius!r}")

@@ -25,6 +25,13 @@ class LatentSpec(_Frozen):
             raise ValueError("a latent spec needs at least one part, each of positive size")
         return v
 
+    def __eq__(self, other) -> bool:
+        # part order matters: the parts are slices of one vector, so {a, b} is not {b, a}
+        return isinstance(other, LatentSpec) and tuple(self.parts.items()) == tuple(other.parts.items())
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.parts.items()))
+
     @property
     def dim(self) -> int:
         """Total size of one latent vector (the parts concatenated)."""

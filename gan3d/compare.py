@@ -75,7 +75,18 @@ def model_label(G: Generator, source: str) -> str:
 
 
 def assign_latents(generators: list[Generator], seeds: list[int] | None, latents: Latents | None) -> list[tuple[Latents, str]]:
-    """The latents each model receives, with a note for those that could not share the common ones."""
+    """The latents each model receives, with a note for those that could not share the common ones.
+
+    With a latent file, models whose spec fits get its z and the others draw from the file's own seeds;
+    ``seeds``, if also given, must be those seeds. Every model receives the same number of latents.
+    """
+    from .errors import InputError
+
+    if latents is not None:
+        if seeds is not None and latents.seeds is not None and list(seeds) != list(latents.seeds):
+            raise InputError(f"--seeds {seeds} differ from the latent file's seeds {latents.seeds}; drop --seeds "
+                             f"to use the file's")
+        seeds = latents.seeds if latents.seeds is not None else seeds
     out: list[tuple[Latents, str]] = []
     first_with_spec: dict = {}
     for G in generators:
@@ -84,20 +95,19 @@ def assign_latents(generators: list[Generator], seeds: list[int] | None, latents
         if latents is not None and latents.spec == spec:
             lat, note = latents, "latents from file"
         else:
-            use_seeds = seeds if seeds is not None else (latents.seeds if latents is not None else None)
-            if use_seeds is None:
-                from .errors import InputError
-
+            if seeds is None:
                 raise InputError(f"the latent file does not fit {G.card.name} ({spec.describe()}) and records no "
                                  f"seeds to draw from; pass --seeds")
-            lat = sample_latents(spec, use_seeds)
-            note = "" if latents is None else f"own draw from the same seeds (latent file is {latents.spec.describe()})"
+            lat = sample_latents(spec, seeds)
+            note = "" if latents is None else f"own draw from the file's seeds (the file is {latents.spec.describe()})"
         if key in first_with_spec and not note:
             note = f"same z as {first_with_spec[key]}"
         elif key not in first_with_spec and first_with_spec and latents is None:
             note = f"own latent space ({spec.describe()}): own draw from the same seeds"
         first_with_spec.setdefault(key, G.card.name)
         out.append((lat, note))
+    if len({len(lat) for lat, _ in out}) > 1:
+        raise InputError("the models would receive different numbers of latents; give seeds that match the latent file")
     return out
 
 
@@ -107,7 +117,7 @@ def render_views(G: Generator, lat: Latents, cameras: Camera, truncation_psi: fl
     """``[S,V,H,W,3]`` uint8: every latent from every camera (conditioning frontal)."""
     rows = []
     for s in range(0, len(lat), batch_size):
-        z = lat.z[s:s + batch_size].to(G.device)
+        z = G.check_latents(lat.z[s:s + batch_size])
         w = G.mapping(z, None, truncation_psi, truncation_cutoff)
         views = [to_uint8(G.synthesize(w, cameras[v].to(G.device)).image) for v in range(len(cameras))]
         rows.append(np.stack(views, axis=1))

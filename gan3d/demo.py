@@ -45,9 +45,11 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     """The whole demo; returns the paths it wrote (``grid``, ``store``, ``leaderboard``)."""
     from . import leaderboard
     from .latents import parse_seeds
-    from .runs import RunConfig, execute
+    from .runs import execute, parse_config
     from .store import ResultStore
 
+    if num < 1:
+        raise Gan3dError(f"the demo's evaluation needs at least 1 latent per metric, got num={num}")
     out = Path(out)
     names = models or pick_models()
     if not names:
@@ -69,9 +71,9 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     random_models = [n for n, G in zip(names, gens) if G.weights_note]
     del gens, cmp
     if usable:
-        cfg = RunConfig(name="demo", models=names, metrics=usable, num=num, store=str(store), reference=reference,
-                        allow_random_weights=bool(random_models), device=device, batch_size=4,
-                        metric_options={"smile": {"frames": smile_frames}})
+        cfg = parse_config(dict(name="demo", models=names, metrics=usable, num=num, store=str(store),
+                                reference=reference, allow_random_weights=bool(random_models), device=device,
+                                batch_size=4, metric_options={"smile": {"frames": smile_frames}}), "demo run")
         execute(cfg, progress=True)
     with ResultStore(store) as st:
         results = st.results()

@@ -142,7 +142,13 @@ class Latents:
             raise InputError(f"{str(path)!r} is not a gan3d latent file ({type(e).__name__}: {e})") from None
         if z.ndim != 2 or z.shape[1] != spec.dim:
             raise InputError(f"{str(path)!r}: latents of shape {list(z.shape)} do not fit spec ({spec.describe()})")
-        lat = cls(z.float(), spec, meta.get("seeds"))
+        if not torch.isfinite(z).all():
+            raise InputError(f"{str(path)!r} holds NaN or infinite latents")
+        seeds = meta.get("seeds")
+        if seeds is not None and (not isinstance(seeds, list) or len(seeds) != z.shape[0]
+                                  or not all(isinstance(s, int) and s >= 0 for s in seeds)):
+            raise InputError(f"{str(path)!r}: its seed list does not match its {z.shape[0]} latents")
+        lat = cls(z.float(), spec, seeds)
         return lat.check(expect) if expect is not None else lat
 
 

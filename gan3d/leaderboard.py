@@ -98,13 +98,13 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
     tables = []
     for ds, rs in sorted(by_ds.items()):
         cols: dict[tuple[str, str], Column] = {}
-        rows: dict[str, Row] = {}
+        rows: dict[tuple[str, str], Row] = {}
         for r in sorted(rs, key=lambda r: r.created):
             key = (r.metric, r.protocol_hash)
             cols.setdefault(key, Column(r.metric, r.protocol_hash, r.protocol))
-            row = rows.setdefault(r.model, Row(r.model, r.weights_note))
+            # a model measured with random weights is another row than the same model with real ones
+            row = rows.setdefault((r.model, r.weights_note), Row(r.model, r.weights_note))
             row.values[key] = r
-            row.weights_note = r.weights_note or row.weights_note
         order = list(METRICS)
         columns = sorted(cols.values(), key=lambda c: (order.index(c.metric) if c.metric in order else 99,
                                                        c.metric, c.protocol_hash))

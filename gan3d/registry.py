@@ -14,7 +14,7 @@ import pluggy
 
 from . import hookspecs
 from .cards import ModelCard
-from .errors import CheckpointError, UnknownEvaluatorError, UnknownModelError
+from .errors import CheckpointError, InputError, UnknownEvaluatorError, UnknownModelError
 
 ENTRY_POINT_GROUP = "gan3d"
 
@@ -221,6 +221,24 @@ def _looks_like_path(s: str) -> bool:
             or Path(s).suffix in {".pkl", ".pt", ".pth", ".json", ".safetensors"})
 
 
+def check_device(device) -> str:
+    """A usable torch device string, or a clear error (unknown name, CUDA absent, index out of range)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise InputError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type not in ("cpu", "mps"):
+        raise InputError(f"device {device!r} is not supported; use cpu or cuda")
+    return str(dev)
+
+
 def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os.PathLike | None = None):
     """A generator, ready for inference (``eval()``, no grad) on ``device``.
 
@@ -234,6 +252,7 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
     """
     from . import cache
 
+    device = check_device(device)
     key = os.fspath(name_or_path)
     if key in _state().models:
         entry = _state().models[key]

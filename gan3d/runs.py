@@ -121,6 +121,27 @@ def _checkpoint_sha256(name_or_path: str, G) -> str | None:
     return hashlib.sha256("".join(sha256_file(p) for p in files).encode()).hexdigest() if files else None
 
 
+def _weights_identity(model: str) -> str | None:
+    """What the weights of ``model`` would be now, without loading it: file sha256s, or None if missing."""
+    from . import cache
+    from .io import sha256_file
+    from .registry import list_models, model_card
+
+    if model in list_models():
+        files = cache.status(model_card(model))
+        if not files:
+            return ""  # weight-free model
+        if any(f.path is None for f in files):
+            return None
+        return ",".join(cache.file_sha256(f.path) for f in files)
+    path = Path(model)
+    return sha256_file(path) if path.is_file() else _checkpoint_sha256(model, _NoWeights())
+
+
+class _NoWeights:
+    weights_note = ""
+
+
 def _load_for_run(model: str, cfg: RunConfig):
     from .errors import WeightsNotFoundError
     from .registry import load
@@ -179,7 +200,17 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
         if rank == 0:
             store.add_run(run_id, cfg.name, cfg.model_dump())
         for model in cfg.models:
-            todo = [m for m in cfg.metrics if (model, m) not in store.done(run_id)] if rank == 0 else None
+            todo = None
+            if rank == 0:
+                stored = store.model_weights(run_id, model)
+                if stored is not None:
+                    sha, note = stored
+                    now = _weights_identity(model)
+                    random_now = now is None  # weights missing: the run would use random ones again
+                    if (note == "random weights") != random_now or (not random_now and (sha or "") != now):
+                        print(f"{model}: its weights changed since the stored results; measuring again")
+                        store.forget(run_id, model)
+                todo = [m for m in cfg.metrics if (model, m) not in store.done(run_id)]
             if world > 1:  # every process must walk the same models and metrics
                 box = [todo]
                 torch.distributed.broadcast_object_list(box, src=0)
@@ -199,14 +230,18 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
                     opts["ref"] = cfg.reference
                 evaluators.append(evaluator_entry(metric).create(**opts))
             report = evaluate(G, evaluators, harness_cfg.model_copy(update={"device": str(device)}), model=model)
+            by_evaluator: dict[str, list] = {}
             for r in report.results:
-                # an evaluator may return several results (fid: fid and kid); they share its protocol
+                # an evaluator may return several results (fid: fid and kid); they share its protocol and are
+                # committed together, so a resumed run never finds half of them
                 evaluator = r.protocol.metric if r.protocol.metric in todo else r.name
-                store.add_result(StoredResult(
+                by_evaluator.setdefault(evaluator, []).append(StoredResult(
                     run_id=run_id, model=model, metric=r.name, evaluator=evaluator,
                     value=r.value, spread=r.spread, n=r.n, protocol_hash=r.protocol_hash,
                     protocol=r.protocol.model_dump(mode="json"), dataset=G.card.dataset, seconds=r.seconds,
                     extra={"details": r.details, "spread_kind": r.spread_kind}))
+            for rows in by_evaluator.values():
+                store.add_results(rows)
             del G
         return store.results(run_id)
 

@@ -127,6 +127,7 @@ class ResultStore:
                 self._db.close()
                 time.sleep(0.05)
             except sqlite3.DatabaseError as e:
+                self._db.close()
                 raise StoreError(f"{self.path} is not a gan3d results store ({e}); "
                                  f"choose another --store file") from None
 
@@ -171,13 +172,32 @@ class ResultStore:
 
     def add_result(self, r: StoredResult) -> bool:
         """Commit one result; False if that (run, model, metric) was already stored (nothing written)."""
+        return self.add_results([r]) == 1
+
+    def add_results(self, results: list[StoredResult]) -> int:
+        """Commit results together (one evaluator's fid and kid: both or neither); returns rows written."""
         with self._tx():
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (r.run_id, r.model, r.metric, r.evaluator or r.metric, None if r.value != r.value else float(r.value), r.spread, int(r.n), r.protocol_hash,
-                 json.dumps(r.protocol, sort_keys=True), r.dataset, r.seconds, r.created or _now(),
-                 json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(r.extra, sort_keys=True)))
-            return cur.rowcount == 1
+            return sum(self._insert(r) for r in results)
+
+    def forget(self, run_id: str, model: str) -> None:
+        """Drop a model's results of a run (they were measured on other weights)."""
+        with self._tx():
+            self._db.execute("DELETE FROM results WHERE run_id=? AND model=?", (run_id, model))
+
+    def model_weights(self, run_id: str, model: str) -> tuple[str | None, str] | None:
+        """``(checkpoint_sha256, weights_note)`` recorded for a model of a run, or None."""
+        row = self._db.execute("SELECT checkpoint_sha256, weights_note FROM models WHERE run_id=? AND model=?",
+                               (run_id, model)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def _insert(self, r: StoredResult) -> int:
+        value = None if r.value != r.value else float(r.value)  # NaN (undefined) is stored as NULL
+        cur = self._db.execute(
+            "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (r.run_id, r.model, r.metric, r.evaluator or r.metric, value, r.spread, int(r.n), r.protocol_hash,
+             json.dumps(r.protocol, sort_keys=True), r.dataset, r.seconds, r.created or _now(),
+             json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(r.extra, sort_keys=True)))
+        return cur.rowcount
 
     # ------------------------------------------------------------------------------------- reading
     def done(self, run_id: str) -> set[tuple[str, str]]:

@@ -103,3 +103,8 @@ def test_matches_the_labels_the_official_eg3d_code_produced():
     assert torch.allclose(frontal[0], io["c"][0], atol=1e-6)
     render = gan3d.Camera.orbit([0.4, -0.3], [-0.2, 0.1], **kw).to_eg3d_label()
     assert torch.allclose(render, io["c_cam"], atol=1e-6)
+
+
+def test_pitch_outside_eg3ds_vertical_range_is_an_error_not_a_silent_clamp():
+    with pytest.raises(gan3d.InputError, match="pitch must lie"):
+        gan3d.Camera.orbit(0.0, 3.0)

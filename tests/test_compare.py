@@ -21,6 +21,10 @@ def test_latent_assignment_rules():
     (la, na), (lb, nb), _ = assign_latents([a, b, c], None, file_lat)
     assert torch.equal(la.z, file_lat.z) and na == "latents from file"
     assert torch.equal(lb.z, gan3d.sample_latents(16, [9]).z) and "own draw" in nb
+    import pytest
+
+    with pytest.raises(gan3d.InputError, match="differ from the latent file"):
+        assign_latents([a, b], [0, 1], file_lat)
 
 
 def test_compare_command_end_to_end(tmp_path, capsys):

@@ -50,3 +50,7 @@ def test_bad_latent_files(tmp_path):
         Latents.load(junk)
     with pytest.raises(gan3d.InputError, match=".pt or .npz"):
         gan3d.sample_latents(4, 0).save(tmp_path / "lat.txt")
+
+
+def test_spec_part_order_matters():
+    assert gan3d.LatentSpec(parts={"a": 1, "b": 2}) != gan3d.LatentSpec(parts={"b": 2, "a": 1})

@@ -48,3 +48,11 @@ def test_undefined_values_show_as_na_and_get_no_bar_chart():
     rs = [_r("eg3d/ffhq512-128", "pose_yaw_error", float("nan")), _r("cnerf/ffhq512", "pose_yaw_error", float("nan"))]
     assert "| n/a |" in leaderboard.render(rs, "md")
     assert "data:image/png;base64," not in leaderboard.render(rs, "html")
+
+
+def test_random_weight_results_never_stand_for_real_ones():
+    real = _r("eg3d/ffhq512-128", "fid", 4.5)
+    rand = _r("eg3d/ffhq512-128", "fid", 300.0, note="random weights")
+    rand = rand.model_copy(update={"created": "2026-11-24T00:00:00"})  # newer
+    rows = leaderboard.build_tables([real, rand])[0].rows
+    assert [(r.weights_note, r.values[("fid", "p10000")].value) for r in rows] == [("", 4.5), ("random weights", 300.0)]

@@ -140,3 +140,19 @@ def test_yaml_config_is_the_same_run_as_toml(tmp_path):
     (tmp_path / "bad.yaml").write_text("models: [a\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_config(tmp_path / "bad.yaml")
+
+
+def test_results_measured_on_other_weights_are_measured_again(tmp_path, capsys):
+    p = tmp_path / "run.toml"
+    p.write_text(TOML.format(num=2, store=tmp_path / "s.sqlite"))
+    cfg = load_config(p)
+    first = execute(cfg, progress=False)
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    db.execute("UPDATE models SET weights_note='random weights' WHERE model='toy/sphere'")  # as if random before
+    db.commit()
+    again = execute(cfg, progress=False)
+    assert "toy/sphere: its weights changed" in capsys.readouterr().out
+    redone = {r.metric: r.created for r in again if r.model == "toy/sphere"}
+    kept = {r.metric: r.created for r in again if r.model == "toy/sphere16"}
+    assert kept == {r.metric: r.created for r in first if r.model == "toy/sphere16"}
+    assert len(redone) == 3

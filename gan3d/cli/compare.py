@@ -25,7 +25,7 @@ def register(sub) -> None:
                     "model receives the same cameras (built from the first model's card unless --radius/--fov); "
                     "views outside a model's trained pose range are rendered and marked.")
     p.add_argument("models", nargs="+", help="registered names or checkpoint paths")
-    p.add_argument("--seeds", default="0-3", help="seeds, e.g. 0-7 (default 0-3)")
+    p.add_argument("--seeds", default=None, help="seeds, e.g. 0-7 (default 0-3, or the latent file's)")
     p.add_argument("--latents", default=None, help="a .pt/.npz latent file (used where its spec fits)")
     p.add_argument("--yaw", default="-1.2:1.2:7", help="radians: a list or start:stop:count (default -1.2:1.2:7)")
     p.add_argument("--pitch", default="0", help="one pitch or one per yaw (radians)")
@@ -54,7 +54,7 @@ def run(args) -> int:
     yaws = parse_angles(args.yaw, "yaw")
     pitches = pair_pitches(yaws, parse_angles(args.pitch, "pitch"))
     latents = Latents.load(args.latents) if args.latents else None
-    seeds = None if latents is not None and args.seeds == "0-3" else parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else (None if latents is not None else [0, 1, 2, 3])
     gens = [load_or_random(m, args.device) if args.random_if_missing and m in list_models() else
             load(m, device=args.device) for m in args.models]
     for G in gens:

@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from ..camera import Camera
 from ..errors import InputError
 from ..images import colorize_labels, grid, hstack, normalize_map, save_png, to_uint8
-from ..io import write_text_atomic
+from ..io import sha256_file, write_text_atomic
 from ..latents import Latents, sample_latents
 from ..registry import load
 from .args import pair_pitches, parse_angles
@@ -73,9 +73,20 @@ def run(args) -> int:
     settings = {"model": args.model, "card": card.name, "yaw": args.yaw, "pitch": args.pitch, "radius": args.radius,
                 "fov": args.fov, "trunc": args.trunc, "trunc_cutoff": args.trunc_cutoff, "depth": args.depth, "semantic": args.semantic,
                 "deterministic": args.deterministic, "weights": args.weights, "latents": args.latents}
+    for key in ("latents", "weights"):  # a file edited in place is another setting
+        path = Path(settings[key]) if settings[key] and settings[key] != "random" else None
+        if path is not None and path.is_file():
+            settings[key] = f"{settings[key]} sha256:{sha256_file(path)}"
+    G.check_truncation(args.trunc, args.trunc_cutoff, getattr(G, "num_ws", 10**6))
     run_file = out / "run.json"
-    previous = json.loads(run_file.read_text()) if run_file.is_file() else None
+    try:
+        previous = json.loads(run_file.read_text()) if run_file.is_file() else None
+    except ValueError:
+        previous = None
     reuse = previous is not None and previous.get("settings") == settings
+    if not reuse:  # images of other settings must not be mistaken for finished ones
+        for old in out.glob("seed*.png"):
+            old.unlink()
     write_text_atomic(run_file, json.dumps({"settings": settings, "seeds": seeds}, indent=2))
 
     def path_of(seed: int) -> Path:
@@ -86,7 +97,7 @@ def run(args) -> int:
     with torch.no_grad():
         for start in range(0, len(todo), args.batch_size):
             idx = todo[start:start + args.batch_size]
-            z = lat.z[idx].to(G.device)
+            z = G.check_latents(lat.z[idx])
             w = G.mapping(z, None, args.trunc, args.trunc_cutoff)
             views, depths, sems = [], [], []
             for v in range(len(cams)):

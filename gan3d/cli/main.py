@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except Gan3dError as e:
         print(f"gan3d: error: {e}", file=sys.stderr)
         return 2
+    except (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
+        # output folders that cannot be written, inputs that vanished: say which path, no traceback
+        print(f"gan3d: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `gan3d models | head`
         sys.stdout = open(os.devnull, "w")
         return 0

@@ -39,7 +39,9 @@ def default_device() -> torch.device:
 def resolve_device(device: str | torch.device | None) -> torch.device:
     if device is None or str(device) == "auto":
         return default_device()
-    return torch.device(device)
+    from ..registry import check_device
+
+    return torch.device(check_device(device))
 
 
 class SampleRequest(BaseModel):

@@ -135,3 +135,13 @@ def test_method_commands_dispatch_on_the_model_and_refuse_other_methods(capsys):
         registry.unregister("toy-video")
     code, _, err = run(capsys, "video", "toy/sphere")
     assert code == 2 and "not available for toy models" in err
+
+
+def test_changed_settings_never_reuse_images_of_older_runs(tmp_path, capsys):
+    base = ["generate", "toy/sphere", "--out", str(tmp_path), "--deterministic"]
+    assert run(capsys, *base, "--seeds", "0-1")[0] == 0
+    old = (tmp_path / "seed0000.png").read_bytes()
+    assert run(capsys, *base, "--seeds", "2", "--yaw", "1.0,0,-1.0")[0] == 0
+    assert not (tmp_path / "seed0000.png").exists()  # other settings: stale images are gone
+    assert run(capsys, *base, "--seeds", "0-2", "--yaw", "1.0,0,-1.0")[0] == 0
+    assert (tmp_path / "seed0000.png").read_bytes() != old
