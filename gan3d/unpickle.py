@@ -161,3 +161,26 @@ def load_state_dict(path: str | os.PathLike, safe_globals: Iterable[Any] = ()) -
     except Exception as e:  # noqa: BLE001
         raise CheckpointError(f"{str(path)!r} is truncated or corrupt ({type(e).__name__}: {e}); "
                               f"download it again") from None
+
+
+def check_state_dict(state, expected: dict[str, tuple[int, ...]], what: str) -> None:
+    """Raise :class:`CheckpointError` unless ``state`` has exactly the ``expected`` keys and shapes.
+
+    The message counts and names missing, unexpected and mis-shaped keys, so a checkpoint of another
+    architecture or width is explained, not a torch traceback. ``what`` names the file and model.
+    """
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise CheckpointError(f"{what}: a state_dict maps names to tensors; this one does not")
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k} {list(state[k].shape)} vs {list(expected[k])}" for k in expected
+             if k in state and tuple(state[k].shape) != tuple(expected[k])]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:4])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:4])})")
+    if wrong:
+        parts.append(f"{len(wrong)} of another shape (e.g. {'; '.join(wrong[:3])})")
+    if parts:
+        raise CheckpointError(f"{what} does not fit: " + "; ".join(parts))

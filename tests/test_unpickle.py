@@ -75,3 +75,17 @@ def test_state_dicts_load_weights_only(tmp_path):
     cut.write_bytes(good.read_bytes()[:50])
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         load_state_dict(cut)
+
+
+def test_check_state_dict_names_missing_unexpected_and_mis_shaped_keys():
+    from gan3d.unpickle import check_state_dict
+
+    expected = {"a": (2, 3), "b": (4,)}
+    check_state_dict({"a": torch.zeros(2, 3), "b": torch.zeros(4)}, expected, "ok.pt")
+    with pytest.raises(CheckpointError) as e:
+        check_state_dict({"a": torch.zeros(3, 3), "c": torch.zeros(1)}, expected, "bad.pt")
+    msg = str(e.value)
+    assert "bad.pt" in msg and "1 missing (e.g. b)" in msg and "1 unexpected (e.g. c)" in msg
+    assert "a [3, 3] vs [2, 3]" in msg
+    with pytest.raises(CheckpointError, match="maps names to tensors"):
+        check_state_dict({"a": "not a tensor"}, expected, "odd.pt")

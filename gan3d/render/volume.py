@@ -140,6 +140,15 @@ def mip_ray_march(colors: torch.Tensor, densities: torch.Tensor, depths: torch.T
     alpha_shifted = torch.cat((torch.ones_like(alpha[:, :, :1]), 1 - alpha + 1e-10), -2)
     weights = alpha * torch.cumprod(alpha_shifted, -2)[:, :, :-1]
     rgb = torch.sum(weights * colors_mid, -2)
+    return _finish(rgb, weights, depths_mid, depths, white_back, depth_range) + (weights,)
+
+
+def _finish(rgb, weights, depths_mid, depths, white_back: bool, depth_range):
+    """EG3D's last steps: expected depth clamped to the sample range, white background, ``*2-1``.
+
+    rgb ``[B,M,C]`` composited features, weights ``[B,M,S-1,1]``, depths_mid ``[B,M,S-1,1]`` ->
+    ``(rgb [B,M,C] in [-1,1], depth [B,M,1])``.
+    """
     weight_total = weights.sum(2)
     depth = torch.sum(weights * depths_mid, -2) / weight_total
     depth = torch.nan_to_num(depth, float("inf"))
@@ -147,7 +156,7 @@ def mip_ray_march(colors: torch.Tensor, densities: torch.Tensor, depths: torch.T
     depth = torch.clamp(depth, lo, hi)
     if white_back:
         rgb = rgb + 1 - weight_total
-    return rgb * 2 - 1, depth, weights
+    return rgb * 2 - 1, depth
 
 
 class VolumeRenderer(Renderer):
@@ -328,15 +337,9 @@ def _composite_two_sets(depths1, colors1, densities1, depths2, colors2, densitie
     coef_sorted = (torch.cat((zero, weights), -2) + torch.cat((weights, zero), -2)) * 0.5  # [B,M,S,1]
     coef = torch.empty_like(coef_sorted).scatter_(-2, order, coef_sorted)
     rgb = _weighted_sum(colors1, coef[:, :, :D]) + _weighted_sum(colors2, coef[:, :, D:])
-    weight_total = weights.sum(2)
     depths_mid = (depths_sorted[:, :, :-1] + depths_sorted[:, :, 1:]) / 2
-    depth = torch.sum(weights * depths_mid, -2) / weight_total
-    depth = torch.nan_to_num(depth, float("inf"))
-    lo, hi = depth_range if depth_range is not None else (torch.min(depths), torch.max(depths))
-    depth = torch.clamp(depth, lo, hi)
-    if white_back:
-        rgb = rgb + 1 - weight_total
-    return rgb * 2 - 1, depth, weights, (torch.min(depths), torch.max(depths))
+    rgb, depth = _finish(rgb, weights, depths_mid, depths, white_back, depth_range)
+    return rgb, depth, weights, (torch.min(depths), torch.max(depths))
 
 
 def _weighted_sum(colors: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 import gan3d
+from gan3d.unpickle import check_state_dict
 from gan3d.errors import CheckpointError, InputError, check_shape
 
 from .camera import to_cnerf_camera
@@ -307,7 +308,7 @@ def count_classes(state: dict[str, torch.Tensor]) -> int:
 
 def check_official_state_dict(state: dict, expected: dict[str, tuple[int, ...]], num_classes: int) -> None:
     """Raise :class:`CheckpointError` unless ``state`` has exactly the ``expected`` keys and shapes."""
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+    if not isinstance(state, dict):
         raise CheckpointError("a CNeRF generator state_dict maps names to tensors; this one does not")
     found = count_classes(state)
     if found and found != num_classes:
@@ -315,16 +316,4 @@ def check_official_state_dict(state: dict, expected: dict[str, tuple[int, ...]],
             f"this checkpoint has {found} semantic classes (local generators) but the CNeRF model has "
             f"{num_classes}; the 12-class low-resolution models of the student re-implementation "
             f"(HemaDevaSagar35/CNeRF) are a different architecture and are not supported")
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(state[k].shape) != expected[k])
-    if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:4])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:4])})")
-        if wrong:
-            parts.append("shape mismatches: " + ", ".join(
-                f"{k} {list(state[k].shape)} vs {list(expected[k])}" for k in wrong[:4]))
-        raise CheckpointError("the state_dict does not fit this CNeRF configuration: " + "; ".join(parts))
+    check_state_dict(state, expected, "the state_dict (for this CNeRF configuration)")

@@ -30,6 +30,7 @@ import warnings
 import torch
 
 import gan3d
+from gan3d.unpickle import check_state_dict
 from gan3d.camera import Camera
 from gan3d.errors import InputError, check_shape
 from gan3d.outputs import GeneratorOutput
@@ -307,21 +308,8 @@ class EG3DGenerator(gan3d.Generator):
     def load_weights(self, state_dict: dict[str, torch.Tensor], source: str = "checkpoint") -> "EG3DGenerator":
         """Load an official-named state_dict strictly (float16 values are cast to float32)."""
         sd = {k: (v.float() if torch.is_floating_point(v) else v) for k, v in state_dict.items()}
-        mine = self.state_dict()
-        missing = [k for k in mine if k not in sd]
-        unexpected = [k for k in sd if k not in mine]
-        shapes = [f"{k}: {list(sd[k].shape)} vs {list(mine[k].shape)}" for k in mine
-                  if k in sd and sd[k].shape != mine[k].shape]
-        if missing or unexpected or shapes:
-            parts = []
-            if missing:
-                parts.append(f"{len(missing)} missing (e.g. {missing[:3]})")
-            if unexpected:
-                parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[:3]})")
-            if shapes:
-                parts.append(f"{len(shapes)} of another shape (e.g. {shapes[:2]})")
-            raise gan3d.CheckpointError(f"{source} does not fit the EG3D architecture it declares: "
-                                        + "; ".join(parts))
+        check_state_dict(sd, {k: tuple(v.shape) for k, v in self.state_dict().items()},
+                         f"{source} (for the EG3D architecture it declares)")
         self.load_state_dict(sd, strict=True)
         self.clear_cache()
         return self

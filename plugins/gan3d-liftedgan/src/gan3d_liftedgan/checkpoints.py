@@ -23,7 +23,7 @@ import torch
 
 import gan3d
 from gan3d.errors import CheckpointError
-from gan3d.unpickle import load_state_dict
+from gan3d.unpickle import check_state_dict, load_state_dict
 
 from .cards import card_for_generator_path
 from .model import LiftedGAN, LiftedGANConfig
@@ -229,14 +229,9 @@ def load_official(path: str | os.PathLike, device: str = "cpu", generator_path: 
 
 
 def _load_strict(model: LiftedGAN, sd: dict, source: str) -> None:
-    try:
-        res = model.load_state_dict(sd, strict=False)
-    except RuntimeError as e:  # shape mismatches
-        msg = " ".join(str(e).split())
-        raise CheckpointError(f"{source} does not fit LiftedGAN's networks: {msg[:600]}") from None
-    if res.missing_keys or res.unexpected_keys:
-        raise CheckpointError(f"{source} does not fit LiftedGAN's networks: missing keys "
-                              f"{res.missing_keys[:6]}, unexpected keys {res.unexpected_keys[:6]}")
+    check_state_dict(sd, {k: tuple(v.shape) for k, v in model.state_dict().items()},
+                     f"{source} (for LiftedGAN's networks)")
+    model.load_state_dict(sd, strict=True)
 
 
 def load_safe(folder: Path, device: str = "cpu") -> LiftedGAN:
