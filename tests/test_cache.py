@@ -75,3 +75,10 @@ def test_download_on_loopback_is_checked_and_atomic(server, monkeypatch):
     with pytest.raises(ChecksumError, match="not kept"):
         cache.resolve(wrong)
     assert not path.exists() and not list(path.parent.glob("*.part"))
+
+
+def test_every_test_runs_offline_in_its_own_cache(tmp_path_factory):
+    import os
+
+    assert os.environ["GAN3D_OFFLINE"] == "1" and "GAN3D_PATH" not in os.environ
+    assert str(cache.home()).startswith(str(tmp_path_factory.getbasetemp()))

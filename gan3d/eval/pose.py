@@ -69,14 +69,16 @@ def roll_from_points(points5: np.ndarray) -> np.ndarray:
     return np.arctan2(-d[:, 1], d[:, 0])
 
 
-def face_frame(points5: np.ndarray) -> np.ndarray:
-    """Landmarks ``[N,5,2]`` expressed in a roll-free frame: origin between the eyes, x along the eye line,
-    y perpendicular (down the face). Returns ``[N,5,2]``."""
+def face_frame(points5: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
+    """Landmarks in a roll-free frame: origin between the eyes, x along the eye line, y perpendicular
+    (down the face). The frame comes from the five points ``[N,5,2]`` (eyes first); ``points [N,P,2]``
+    (default: the five themselves) are expressed in it. Returns ``[N,P,2]``."""
+    points = points5 if points is None else points
     le, re = points5[:, 0], points5[:, 1]
     u = re - le
     u = u / np.linalg.norm(u, axis=-1, keepdims=True)
     v = np.stack([-u[:, 1], u[:, 0]], -1)
-    rel = points5 - ((le + re) / 2)[:, None]
+    rel = points - ((le + re) / 2)[:, None]
     return np.stack([(rel * u[:, None]).sum(-1), (rel * v[:, None]).sum(-1)], -1)
 
 

@@ -27,16 +27,6 @@ from .pose import face_frame
 from .protocol import MetricResult
 
 
-def _frame(points: np.ndarray, points5: np.ndarray) -> np.ndarray:
-    """Any landmarks ``[N,P,2]`` in the roll-free frame of :func:`gan3d.eval.pose.face_frame`."""
-    le, re = points5[:, 0], points5[:, 1]
-    u = re - le
-    u = u / np.linalg.norm(u, axis=-1, keepdims=True)
-    v = np.stack([-u[:, 1], u[:, 0]], -1)
-    rel = points - ((le + re) / 2)[:, None]
-    return np.stack([(rel * u[:, None]).sum(-1), (rel * v[:, None]).sum(-1)], -1)
-
-
 def smile_coefficient(faces: Faces) -> np.ndarray:
     """Smile ``[N]`` per image (NaN where no face): mouth width / eye distance (+ corner lift with 68 points)."""
     out = np.full(len(faces), np.nan)
@@ -49,7 +39,7 @@ def smile_coefficient(faces: Faces) -> np.ndarray:
     width = (f[:, 4, 0] - f[:, 3, 0]) / eye
     lift = np.zeros_like(width)
     if faces.points68 is not None:
-        p = _frame(faces.points68[ok], p5)
+        p = face_frame(p5, faces.points68[ok])
         centre_y = (p[:, 62, 1] + p[:, 66, 1]) / 2      # middle of the inner lips
         corners_y = (p[:, 48, 1] + p[:, 54, 1]) / 2
         lift = (centre_y - corners_y) / eye

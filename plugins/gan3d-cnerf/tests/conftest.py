@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gan3d.testing import isolated_cache  # noqa: F401  (autouse: a clean, offline cache per test)
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURE = REPO.parent / "shared" / "fixtures" / "cnerf"
@@ -26,12 +27,6 @@ def cnerf_fixture_dir() -> Path:
     return fixture_path()
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own empty gan3d cache, offline."""
-    monkeypatch.setenv("GAN3D_HOME", str(tmp_path_factory.mktemp("gan3d_home")))
-    monkeypatch.delenv("GAN3D_PATH", raising=False)
-    monkeypatch.setenv("GAN3D_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import torch
 
 import gan3d
 from liftedgan_testutils import FIXTURE, fixture_config, fixture_state_dict
+from gan3d.testing import isolated_cache  # noqa: F401  (autouse: a clean, offline cache per test)
 
 
 def require_fixture() -> Path:
@@ -17,12 +18,6 @@ def require_fixture() -> Path:
     return FIXTURE
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own empty gan3d cache, offline (as the core's tests do)."""
-    monkeypatch.setenv("GAN3D_HOME", str(tmp_path_factory.mktemp("gan3d_home")))
-    monkeypatch.delenv("GAN3D_PATH", raising=False)
-    monkeypatch.setenv("GAN3D_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

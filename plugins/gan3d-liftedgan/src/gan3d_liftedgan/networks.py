@@ -82,18 +82,21 @@ def _gn(c: int) -> nn.GroupNorm:
     return nn.GroupNorm(c // 4, c)
 
 
+def _mlp(in_dim: int, width: int, n: int) -> nn.Sequential:
+    """``n`` Linear + LeakyReLU(0.2) layers, ``in_dim -> width -> ... -> width`` (official ``mlp.{2k}`` keys)."""
+    layers: list[nn.Module] = []
+    for i in range(n):
+        layers += [nn.Linear(in_dim if i == 0 else width, width), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*layers)
+
+
 class DepthNet(nn.Module):
     """netD (D_S): ``w [B,in_dim]`` + generator feature ``[B,inject_dim,256,256]`` -> raw depth ``[B,1,256,256]``."""
 
     def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 512, n_mlp: int = 4, nf: int = 16,
                  inject_dim: int = 16):
         super().__init__()
-        mlp: list[nn.Module] = []
-        c = in_dim
-        for _ in range(n_mlp):
-            mlp += [nn.Linear(c, z_dim), nn.LeakyReLU(0.2)]
-            c = z_dim
-        self.mlp = nn.Sequential(*mlp)
+        self.mlp = _mlp(in_dim, z_dim, n_mlp)
         c = nf * 32
         net: list[nn.Module] = [nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.ReLU(),
                                 nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.ReLU()]
@@ -119,12 +122,7 @@ class TransformationNet(nn.Module):
 
     def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 16, n_mlp: int = 4, nf: int = 16):
         super().__init__()
-        mlp: list[nn.Module] = []
-        c = in_dim
-        for _ in range(n_mlp):
-            mlp += [nn.Linear(c, z_dim), nn.LeakyReLU(0.2)]
-            c = z_dim
-        self.mlp = nn.Sequential(*mlp)
+        self.mlp = _mlp(in_dim, z_dim, n_mlp)
         c = nf * 32
         net: list[nn.Module] = [nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.ReLU()]
         for _ in range(5):
