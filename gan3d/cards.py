@@ -95,7 +95,8 @@ class ModelCard(_Frozen):
 
     name: str
     method: str
-    dataset: str
+    dataset: str = Field(description="the domain generated, spelled as other cards spell it (FFHQ, AFHQ cats, "
+                                     "ShapeNet cars): the leaderboard puts one dataset in one table")
     resolution: int = Field(gt=0, description="output image size in pixels")
     latent: LatentSpec = Field(default_factory=LatentSpec)
     camera: CameraDefaults

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from pydantic import BaseModel
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .io import write_text_atomic
 from .store import StoredResult
@@ -33,15 +35,34 @@ METRICS: dict[str, tuple[str, bool]] = {
 
 
 class Published(BaseModel):
-    model: str
-    dataset: str
+    """A number quoted from a paper or a third-party re-measurement: shown, never ranked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = Field(description="the gan3d model name the number belongs to")
+    dataset: str = Field(description="spelled as in the model's card, so it lands in that dataset's table")
     metric: str
     value: float
-    source: str
-    protocol: str
+    weights: Literal["official", "retrained"] = Field(
+        description="'official': the authors' released weights; 'retrained': a model the source trained itself")
+    source: str = Field(min_length=1, description="who published it (paper, report, model zoo), with an identifier")
+    where: str = Field(min_length=1, description="where in the source: table, row and column")
+    protocol: str = Field(min_length=1, description="how it was measured, in words")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        if v not in METRICS:
+            raise ValueError(f"unknown metric {v!r}; use one of {', '.join(METRICS)}")
+        return v
+
+    def text(self) -> str:
+        name = METRICS[self.metric][0]
+        return f"{name} {self.value:g} ({self.weights} weights; {self.protocol}; {self.source}, {self.where})"
 
 
 def published() -> list[Published]:
+    """Every entry of ``gan3d/data/published.json``, validated."""
     data = json.loads(resources.files("gan3d").joinpath("data/published.json").read_text())
     return [Published(**e) for e in data["entries"]]
 
@@ -87,10 +108,15 @@ class Table:
     dataset: str
     columns: list[Column]
     rows: list[Row]
+    published: list[Published] = field(default_factory=list)  # every quoted number for this dataset
 
 
 def build_tables(results: list[StoredResult], with_published: bool = True) -> list[Table]:
-    """One table per dataset; the newest result wins per (model, metric, protocol)."""
+    """One table per dataset; the newest result wins per (model, metric, protocol).
+
+    Datasets with measured results come first; datasets with only published numbers follow, so a
+    reader sees the quoted references even before measuring anything there.
+    """
     by_ds: dict[str, list[StoredResult]] = {}
     for r in results:
         by_ds.setdefault(r.dataset or "unknown", []).append(r)
@@ -108,8 +134,9 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
         order = list(METRICS)
         columns = sorted(cols.values(), key=lambda c: (order.index(c.metric) if c.metric in order else 99,
                                                        c.metric, c.protocol_hash))
+        ds_pubs = [p for p in pubs if p.dataset == ds]
         for row in rows.values():
-            row.published = [p for p in pubs if p.model == row.model]
+            row.published = [p for p in ds_pubs if p.model == row.model]
         # rank by the first column (measured only); rows without it go last
         first = (columns[0].metric, columns[0].protocol_hash) if columns else None
         sign = 1 if not columns or columns[0].lower_is_better else -1
@@ -119,7 +146,9 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
             missing = r is None or r.value != r.value
             return (missing, 0.0 if missing else sign * r.value, row.model)
 
-        tables.append(Table(ds, columns, sorted(rows.values(), key=rank)))
+        tables.append(Table(ds, columns, sorted(rows.values(), key=rank), ds_pubs))
+    for ds in sorted({p.dataset for p in pubs} - set(by_ds)):
+        tables.append(Table(ds, [], [], [p for p in pubs if p.dataset == ds]))
     return tables
 
 
@@ -133,8 +162,7 @@ def _fmt(r: StoredResult | None) -> str:
 
 
 def _published_text(row: Row) -> str:
-    return "; ".join(f"{METRICS.get(p.metric, (p.metric,))[0]} {p.value:g} ({p.source}; {p.protocol})"
-                     for p in row.published)
+    return "; ".join(f"{METRICS[p.metric][0]} {p.value:g} ({p.weights} weights)" for p in row.published)
 
 
 def _header(t: Table) -> list[str]:
@@ -152,26 +180,48 @@ def _legend(t: Table) -> list[str]:
     return [f"[{c.protocol_hash[:6]}] {c.metric}: " + json.dumps(c.protocol, sort_keys=True) for c in t.columns]
 
 
+def _published_rows(t: Table) -> list[list[str]]:
+    return [[p.model, METRICS[p.metric][0], f"{p.value:g}", p.weights, p.protocol, f"{p.source}, {p.where}"]
+            for p in t.published]
+
+
+_PUB_HEADER = ["model", "metric", "value", "weights", "protocol", "source"]
+
+
 def to_markdown(tables: list[Table]) -> str:
     out = ["# gan3d leaderboard", "",
            "Numbers in one column share a protocol (hash in brackets, legend below each table). "
            "Published numbers are quoted with their source and are not ranked.", ""]
     for t in tables:
-        out += [f"## {t.dataset}", "", "| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
-        out += ["| " + " | ".join(c.replace("|", "/") for c in _cells(t, r)) + " |" for r in t.rows]
-        out += [""] + [f"- {line}" for line in _legend(t)] + [""]
+        out += [f"## {t.dataset}", ""]
+        if t.rows:
+            out += ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
+            out += ["| " + " | ".join(c.replace("|", "/") for c in _cells(t, r)) + " |" for r in t.rows]
+            out += [""] + [f"- {line}" for line in _legend(t)] + [""]
+        else:
+            out += ["No measured results yet.", ""]
+        if t.published:
+            out += ["Published (not ranked):", "", "| " + " | ".join(_PUB_HEADER) + " |", "|" + "---|" * len(_PUB_HEADER)]
+            out += ["| " + " | ".join(c.replace("|", "/") for c in cells) + " |" for cells in _published_rows(t)]
+            out += [""]
     return "\n".join(out)
 
 
 def to_csv(tables: list[Table]) -> str:
+    """Long format, one value per line; ``kind`` tells measured rows from published (quoted) ones."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["dataset", "model", "weights_note", "metric", "protocol_hash", "value", "spread", "n", "date"])
+    w.writerow(["dataset", "model", "weights_note", "metric", "protocol_hash", "value", "spread", "n", "date",
+                "kind", "protocol", "source"])
     for t in tables:
         for row in t.rows:
             for (metric, ph), r in sorted(row.values.items()):
                 w.writerow([t.dataset, row.model, row.weights_note, metric, ph, r.value,
-                            "" if r.spread is None else r.spread, r.n, r.created])
+                            "" if r.spread is None else r.spread, r.n, r.created, "measured",
+                            json.dumps(r.protocol, sort_keys=True), ""])
+        for p in t.published:
+            w.writerow([t.dataset, p.model, f"{p.weights} weights", p.metric, "", p.value, "", "", "", "published",
+                        p.protocol, f"{p.source}, {p.where}"])
     return buf.getvalue()
 
 
@@ -222,31 +272,43 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>gan3d leaderboard</title><style>",
              "body{font-family:sans-serif;margin:2em;color:#222} table.lb{border-collapse:collapse;margin:1em 0}"
-             "th,td{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#eef;cursor:pointer}"
+             "table.published{border-collapse:collapse;margin:0.5em 0 1em;color:#555}th,td{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#eef} table.lb th{cursor:pointer}"
              "td.pub{color:#666;font-size:12px;max-width:28em} .random{color:#b00;font-weight:bold}"
              ".legend{font-size:11px;color:#555;font-family:monospace} img{max-width:100%}",
              "</style></head><body><h1>gan3d leaderboard</h1>",
              "<p>Numbers in one column share a protocol (hash in brackets, legend under each table); click a header "
              "to sort. Published numbers are quoted with their source and are never ranked with measured ones.</p>"]
     for t in tables:
-        parts.append(f"<h2>{e(t.dataset)}</h2><table class='lb'><thead><tr>")
-        parts += [f"<th>{e(h)}</th>" for h in _header(t)]
-        parts.append("</tr></thead><tbody>")
-        for row in t.rows:
-            cells = _cells(t, row)
-            parts.append("<tr>")
-            name = e(row.model) + (f" <span class='random'>[{e(row.weights_note)}]</span>" if row.weights_note else "")
-            parts.append(f"<td data-v='{e(row.model)}'>{name}</td>")
-            for c, text in zip(t.columns, cells[1:1 + len(t.columns)]):
-                r = row.values.get((c.metric, c.protocol_hash))
-                parts.append(f"<td data-v='{'' if r is None else r.value}'>{e(text)}</td>")
-            parts += [f"<td>{e(x)}</td>" for x in cells[1 + len(t.columns):-1]]
-            parts.append(f"<td class='pub'>{e(cells[-1])}</td></tr>")
-        parts.append("</tbody></table><div class='legend'>" + "<br>".join(e(x) for x in _legend(t)) + "</div>")
-        for c in t.columns:
-            png = _bar_chart(t, c)
-            if png:
-                parts.append(f"<img alt='{e(c.title)}' src='data:image/png;base64,{png}'>")
+        parts.append(f"<h2>{e(t.dataset)}</h2>")
+        if not t.rows:
+            parts.append("<p>No measured results yet.</p>")
+        else:
+            parts.append("<table class='lb'><thead><tr>")
+            parts += [f"<th>{e(h)}</th>" for h in _header(t)]
+            parts.append("</tr></thead><tbody>")
+            for row in t.rows:
+                cells = _cells(t, row)
+                parts.append("<tr>")
+                name = e(row.model) + (f" <span class='random'>[{e(row.weights_note)}]</span>"
+                                       if row.weights_note else "")
+                parts.append(f"<td data-v='{e(row.model)}'>{name}</td>")
+                for c, text in zip(t.columns, cells[1:1 + len(t.columns)]):
+                    r = row.values.get((c.metric, c.protocol_hash))
+                    parts.append(f"<td data-v='{'' if r is None else r.value}'>{e(text)}</td>")
+                parts += [f"<td>{e(x)}</td>" for x in cells[1 + len(t.columns):-1]]
+                parts.append(f"<td class='pub'>{e(cells[-1])}</td></tr>")
+            parts.append("</tbody></table><div class='legend'>" + "<br>".join(e(x) for x in _legend(t)) + "</div>")
+            for c in t.columns:
+                png = _bar_chart(t, c)
+                if png:
+                    parts.append(f"<img alt='{e(c.title)}' src='data:image/png;base64,{png}'>")
+        if t.published:
+            parts.append("<h3>Published (not ranked)</h3><table class='published'><thead><tr>")
+            parts += [f"<th>{e(h)}</th>" for h in _PUB_HEADER]
+            parts.append("</tr></thead><tbody>")
+            for cells in _published_rows(t):
+                parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>")
+            parts.append("</tbody></table>")
     for img in images:
         p = Path(img)
         if p.is_file():

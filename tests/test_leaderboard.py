@@ -1,6 +1,12 @@
 """Leaderboard tables: protocol-matched columns, published numbers apart, md/csv/html outputs."""
 
+import csv
+import io
+import json
 import re
+
+import pytest
+from pydantic import ValidationError
 
 from gan3d import leaderboard
 from gan3d.cli.main import main
@@ -16,23 +22,29 @@ def test_columns_split_by_protocol_and_rank_by_first_metric():
     rs = [_r("eg3d/ffhq512-128", "fid", 5.0), _r("liftedgan/ffhq256", "fid", 30.0), _r("cnerf/ffhq256", "fid", 12.0),
           _r("cnerf/ffhq256", "fid", 11.0, ph="p2"), _r("eg3d/ffhq512-128", "id", 0.7), _r("toy/sphere", "fid", 1.0, ds="analytic")]
     tables = leaderboard.build_tables(rs)
-    assert [t.dataset for t in tables] == ["FFHQ", "analytic"]
+    # measured datasets first, then those with only published numbers
+    assert [t.dataset for t in tables] == ["FFHQ", "analytic", "AFHQ cats", "ShapeNet cars"]
+    assert tables[2].rows == [] and tables[2].published
     ffhq = tables[0]
     assert [(c.metric, c.protocol_hash[:2]) for c in ffhq.columns] == [("fid", "p1"), ("fid", "p2"), ("id", "p1")]
     assert [r.model for r in ffhq.rows] == ["eg3d/ffhq512-128", "cnerf/ffhq256", "liftedgan/ffhq256"]
     # published numbers appear in their own column and do not move the ranking
     lifted = next(r for r in ffhq.rows if r.model == "liftedgan/ffhq256")
     assert any(p.value == 29.81 for p in lifted.published)
+    assert {p.model for p in ffhq.published} >= {"liftedgan/ffhq256", "eg3d/ffhq512-128"}
 
 
 def test_formats(tmp_path, capsys):
     rs = [_r("eg3d/ffhq512-128", "fid", 5.0, note="random weights"), _r("liftedgan/ffhq256", "fid", 30.0)]
     md = leaderboard.render(rs, "md")
     assert "| eg3d/ffhq512-128 [random weights] | 5 |" in md and "29.81" in md and "not ranked" in md
-    csv_text = leaderboard.render(rs, "csv")
-    assert csv_text.splitlines()[0].startswith("dataset,model") and len(csv_text.splitlines()) == 3
+    csv_rows = list(csv.DictReader(io.StringIO(leaderboard.render(rs, "csv"))))
+    assert [r["kind"] for r in csv_rows[:2]] == ["measured", "measured"]
+    published_rows = [r for r in csv_rows if r["kind"] == "published"]
+    assert len(published_rows) == len(leaderboard.published()) and all(r["source"] for r in published_rows)
     page = leaderboard.render(rs, "html")
     assert "<table class='lb'>" in page and "data:image/png;base64," in page
+    assert page.count("Published (not ranked)") == 3  # FFHQ, AFHQ cats, ShapeNet cars
     assert not re.search(r"(src|href)=['\"]https?://", page)  # self-contained
     store = tmp_path / "s.sqlite"
     with ResultStore(store) as st:
@@ -56,3 +68,29 @@ def test_random_weight_results_never_stand_for_real_ones():
     rand = rand.model_copy(update={"created": "2026-11-24T00:00:00"})  # newer
     rows = leaderboard.build_tables([real, rand])[0].rows
     assert [(r.weights_note, r.values[("fid", "p10000")].value) for r in rows] == [("", 4.5), ("random weights", 300.0)]
+
+
+def test_published_entries_are_complete_and_land_in_their_models_table():
+    """Every quoted number names its source, place and protocol, and uses its card's dataset spelling."""
+    from gan3d.catalog import known_names
+    from gan3d.registry import list_models, model_card
+
+    entries = leaderboard.published()
+    assert len(entries) >= 9
+    cards = {name: model_card(name) for name in list_models()}
+    for p in entries:
+        assert p.model in known_names(), p.model
+        if p.model in cards:  # its plugin is installed (it is in the test environment)
+            assert p.dataset == cards[p.model].dataset, (p.model, p.dataset)
+    # the reproduction's number measures its own re-trained model, and says so
+    (repro,) = [p for p in entries if p.value == 25.54]
+    assert repro.weights == "retrained" and "10.5281/zenodo.6574719" in repro.source
+
+
+def test_published_schema_rejects_incomplete_entries():
+    good = json.loads(leaderboard.resources.files("gan3d").joinpath("data/published.json").read_text())["entries"][0]
+    leaderboard.Published(**good)
+    for bad in ({**good, "metric": "fidd"}, {**good, "where": ""}, {**good, "weights": "mine"},
+                {k: v for k, v in good.items() if k != "protocol"}, {**good, "extra": 1}):
+        with pytest.raises(ValidationError):
+            leaderboard.Published(**bad)

@@ -62,13 +62,13 @@ CARDS: tuple[ModelCard, ...] = (
                f"and run `gan3d weights add ffhq512-64.pkl --model eg3d/ffhq512-64`"),
     _card("ffhq512-128", "FFHQ", 512, FFHQ_CAMERA, FACE_POSES,
           "FFHQ 512 px, fine-tuned to neural rendering at 128x128, super-resolution 8XDC."),
-    _card("ffhqrebalanced512-64", "FFHQ (pose-rebalanced)", 512, FFHQ_CAMERA, FACE_POSES,
+    _card("ffhqrebalanced512-64", "FFHQ", 512, FFHQ_CAMERA, FACE_POSES,
           "FFHQ with rare poses duplicated, neural rendering 64x64; better at steep angles."),
-    _card("ffhqrebalanced512-128", "FFHQ (pose-rebalanced)", 512, FFHQ_CAMERA, FACE_POSES,
+    _card("ffhqrebalanced512-128", "FFHQ", 512, FFHQ_CAMERA, FACE_POSES,
           "FFHQ with rare poses duplicated, neural rendering 128x128; better at steep angles."),
-    _card("afhqcats512-128", "AFHQv2 cats", 512, AFHQ_CAMERA, FACE_POSES,
+    _card("afhqcats512-128", "AFHQ cats", 512, AFHQ_CAMERA, FACE_POSES,
           "AFHQv2 cats 512 px, neural rendering 128x128 (transfer-learned from FFHQ)."),
-    _card("shapenetcars128-64", "ShapeNet cars (SRN)", 128, SHAPENET_CAMERA, CAR_POSES,
+    _card("shapenetcars128-64", "ShapeNet cars", 128, SHAPENET_CAMERA, CAR_POSES,
           "ShapeNet cars 128 px, neural rendering 64x64, super-resolution 2X, no pose conditioning, white background."),
 )
 

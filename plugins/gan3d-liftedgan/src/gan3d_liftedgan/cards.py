@@ -51,10 +51,10 @@ def _card(variant: str, dataset: str, stylegan_file: str, config_name: str, desc
         citation=CITATION, description=description)
 
 
-FFHQ = _card("ffhq256", "ffhq", "stylegan2-ffhq-cropped-300000.pt", "FFHQ",
+FFHQ = _card("ffhq256", "FFHQ", "stylegan2-ffhq-cropped-300000.pt", "FFHQ",
              "LiftedGAN lifted from the authors' slim 256-px StyleGAN2 trained on re-cropped FFHQ; a depth-map "
              "mesh rendered with the core's PyTorch3D-0.2.5-rule rasteriser.")
-AFHQ_CAT = _card("afhqcat256", "afhq-cat", "stylegan2-cats-cropped-300000.pt", "cats",
+AFHQ_CAT = _card("afhqcat256", "AFHQ cats", "stylegan2-cats-cropped-300000.pt", "cats",
                  "LiftedGAN lifted from the authors' slim 256-px StyleGAN2 trained on AFHQ cats.")
 CARDS = (FFHQ, AFHQ_CAT)
 
