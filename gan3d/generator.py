@@ -26,10 +26,12 @@ class Generator(nn.Module):
 
     ``deterministic`` switches rendering to its deterministic form (no stratified jitter, deterministic
     importance samples, constant noise) for comparisons and tests; ``False`` is the official stochastic
-    behaviour.
+    behaviour. Models whose rendering never draws random numbers set the class attribute
+    ``stochastic = False`` (the evaluation harness then need not seed or pad their batches).
     """
 
     card: ModelCard
+    stochastic: bool = True
 
     def __init__(self, card: ModelCard):
         super().__init__()

@@ -13,7 +13,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -35,7 +35,11 @@ class RunConfig(BaseModel):
     truncation_cutoff: int | None = Field(None, ge=0)
     reference: str | None = Field(None, description="reference images (folder or EG3D dataset zip) for fid/kid")
     store: str = Field("gan3d-results.sqlite", description="results database")
-    batch_size: int = Field(8, ge=1)
+    batch_size: int = Field(8, ge=1, description="renders per generator call (with random rendering it also "
+                                                 "fixes which draws a latent gets, see gan3d.eval.harness)")
+    rendering: Literal["default", "deterministic"] = Field(
+        "default", description="'default': each model renders as its authors evaluate it; 'deterministic': "
+                               "without random ray jitter or noise")
     device: str = "auto"
     allow_random_weights: bool = Field(False, description="run models whose weights are missing with random "
                                                           "weights (labelled as such everywhere)")
@@ -66,6 +70,8 @@ class RunConfig(BaseModel):
     def run_id(self) -> str:
         """Stable hash of everything that shapes the numbers (not of where they are stored)."""
         payload = self.model_dump(exclude={"store", "device", "batch_size", "name"})
+        if payload["rendering"] == "default":  # keeps the ids of configs written before the field existed
+            del payload["rendering"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -192,7 +198,8 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
     run_id = cfg.run_id()
     harness_cfg = HarnessConfig(num=cfg.num, seed=cfg.seed, cameras=camera_distribution(cfg.cameras, cfg.reference),
                                 truncation_psi=cfg.truncation_psi, truncation_cutoff=cfg.truncation_cutoff,
-                                batch_size=cfg.batch_size, device=cfg.device, progress=progress)
+                                batch_size=cfg.batch_size, device=cfg.device, progress=progress,
+                                rendering=cfg.rendering)
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())

@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default: %(default)s = none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncation cutoff (layers)")
     p.add_argument("--batch", type=int, default=8, help="renders per generator call")
+    p.add_argument("--deterministic", action="store_true",
+                   help="render without random ray jitter or noise (recorded in the protocol)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
     p.add_argument("--weights", help="the model's weights file or folder (overrides the cache)")
     p.add_argument("--id-backend", default="facenet", choices=("facenet", "dlib"))
@@ -150,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
     G = registry.load(args.model, device=str(device), weights=args.weights)
     config = HarnessConfig(num=args.num, seed=args.seed, camera_seed=args.camera_seed, cameras=cameras,
                            truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff, batch_size=args.batch,
+                           rendering="deterministic" if args.deterministic else "default",
                            device=str(device), progress=not args.quiet)
     report = evaluate(G, evaluators, config, model=args.model)
     print(format_table(report.results))

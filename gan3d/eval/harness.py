@@ -8,10 +8,17 @@ which also serve as (image, requested camera) pairs; ``views=2``: pairs of views
 
 Latent ``i`` of a request uses seed ``seed + i`` (:func:`gan3d.sample_latents`); view ``v`` of latent
 ``i`` uses camera sample ``i * views + v`` of the distribution, drawn with ``camera_seed``.
+
+Models whose rendering is random (EG3D's ray jitter) draw from torch's RNG. The harness seeds it for
+each batch from the run's seed, the request and the batch's first latent, and always renders whole
+batches (padding the last one with further latents, then dropping them). A latent's render therefore
+depends on the seed, the request and ``batch_size`` only: not on which other metrics share the pass,
+on ``num``, or on which process renders it. ``batch_size`` is written into such results' details.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -112,6 +119,9 @@ class HarnessConfig(BaseModel):
     batch_size: int = Field(8, ge=1)
     device: str = "auto"
     progress: bool = True
+    rendering: Literal["default", "deterministic"] = Field(
+        "default", description="'default': each model renders as its authors evaluate it (random ray jitter "
+                               "included); 'deterministic': every model in its deterministic form")
 
 
 @dataclass
@@ -137,7 +147,8 @@ class EvalContext:
         return Protocol(metric=metric, num_samples=request.num, views_per_sample=request.views, seeds=seeds,
                         camera_seed=cfg.camera_seed if cams.random else None, cameras=cams.describe(),
                         conditioning=request.conditioning, truncation_psi=float(cfg.truncation_psi),
-                        truncation_cutoff=cfg.truncation_cutoff, resolution=self.resolution, **fields)
+                        truncation_cutoff=cfg.truncation_cutoff, resolution=self.resolution,
+                        rendering=cfg.rendering, **fields)
 
 
 class Evaluator:
@@ -187,10 +198,10 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
-def _batch_seed(cfg: "HarnessConfig", group: int, batch_index: int) -> int:
-    # Stochastic rendering (jitter, noise) draws from torch's RNG: seeding it per batch makes every batch
-    # the same whichever process renders it, so a sharded run equals a single-process one.
-    return (cfg.seed * 1_000_003 + group * 10_007 + batch_index) % (2**63 - 1)
+def _batch_seed(cfg: "HarnessConfig", group_key: str, first_latent: int) -> int:
+    """torch seed of the batch starting at ``first_latent`` of the request ``group_key``."""
+    digest = hashlib.sha256(f"{cfg.seed}|{group_key}|{first_latent}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
 
 
 def _to_cpu(batch: "SampleBatch") -> "SampleBatch":
@@ -235,13 +246,27 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
 
     Under ``torch.distributed`` (e.g. ``torchrun``), batches are rendered round-robin by the processes
     and gathered on rank 0, which alone runs the evaluators and returns results (other ranks return an
-    empty report). Each batch seeds torch's RNG from its position, so the numbers equal a
-    single-process run's for the same seeds.
+    empty report). Batches seed torch's RNG from their first latent (see the module docstring), so the
+    numbers equal a single-process run's for the same seeds.
+
+    ``config.rendering`` puts the generator in its default or deterministic form for the call (its own
+    setting is restored afterwards).
     """
     cfg = config or HarnessConfig()
     device = resolve_device(cfg.device)
     if G.device != device and any(True for _ in G.parameters()):
         G = G.to(device)
+    was_deterministic = G.deterministic
+    G.set_deterministic(cfg.rendering == "deterministic")
+    try:
+        return _evaluate(G, evaluators, cfg, device, model)
+    finally:
+        G.set_deterministic(was_deterministic)
+
+
+def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig, device: torch.device,
+              model: str | None) -> HarnessReport:
+    random_rendering = G.stochastic and not G.deterministic
     ctx = EvalContext(G, cfg, device)
     # --- plan: group requests that can share samples
     groups: dict[str, dict[str, Any]] = {}
@@ -261,7 +286,7 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
             t = time.perf_counter()
             ev.begin(ctx)
             report.setup_seconds[ev.name] = time.perf_counter() - t
-    for gi, g in enumerate(groups.values()):
+    for key, g in groups.items():
         req: SampleRequest = g["request"]
         latents_per_batch = max(1, cfg.batch_size // req.views)
         names = ",".join(dict.fromkeys(ev.name for ev, _ in g["subs"]))
@@ -272,15 +297,19 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
             mine = round_start + rank  # this process renders batch `mine` of the round
             batch = None
             if mine < len(starts):
-                ids = np.arange(starts[mine], min(req.num, starts[mine] + latents_per_batch))
+                start = starts[mine]
+                # random rendering: whole batches, so the draws for a latent never depend on num
+                end = start + latents_per_batch if random_rendering else min(req.num, start + latents_per_batch)
                 _sync(device)
                 t = time.perf_counter()
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    torch.manual_seed(_batch_seed(cfg, gi, mine))
-                    batch = generate_batch(G, req, ids, cfg, cfg.batch_size)
+                    torch.manual_seed(_batch_seed(cfg, key, start))
+                    batch = generate_batch(G, req, np.arange(start, end), cfg, cfg.batch_size)
                 _sync(device)
                 report.generator_seconds += time.perf_counter() - t
                 report.images += len(batch)
+                if end > req.num:
+                    batch = batch.select(batch.latent_index < req.num)
             if world > 1:
                 import torch.distributed as dist
 
@@ -301,7 +330,10 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
         results = ev.finalize(ctx)
         timing[ev.name] += time.perf_counter() - t
         for r in results:
-            report.results.append(r.model_copy(update={"model": model or G.card.name, "seconds": timing[ev.name]}))
+            update: dict[str, Any] = {"model": model or G.card.name, "seconds": timing[ev.name]}
+            if random_rendering:  # what, besides the protocol, fixes this model's random draws
+                update["details"] = {**r.details, "batch_size": cfg.batch_size}
+            report.results.append(r.model_copy(update=update))
     report.evaluator_seconds = timing
     report.evaluator_images = counts
     return report

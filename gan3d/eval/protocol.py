@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,8 @@ class Protocol(BaseModel):
     mapping network sees the card's frontal camera) or ``"same"`` (it sees the rendering camera).
     ``resolution`` is the generator's output size, ``resize`` how images are brought to the backbone's
     input. ``backbone_sha256`` and ``reference_sha256`` pin the network weights and the reference data.
+    ``rendering`` is ``"default"`` (each model renders as its authors evaluate it, random ray jitter
+    included) or ``"deterministic"`` (every model in its deterministic form).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -43,10 +45,17 @@ class Protocol(BaseModel):
     reference: str | None = Field(None, description="reference data name (file name, no directories)")
     reference_sha256: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="evaluator-specific settings")
+    rendering: Literal["default", "deterministic"] = "default"
 
     def canonical_json(self) -> str:
-        """Sorted, compact JSON of every field: the text that is hashed."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Sorted, compact JSON of every field: the text that is hashed.
+
+        ``rendering`` enters only when it is not the default, so hashes stay those of earlier versions.
+        """
+        data = self.model_dump(mode="json")
+        if data["rendering"] == "default":
+            del data["rendering"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def hash(self) -> str:
         """16 hex digits of the sha256 of :meth:`canonical_json`."""

@@ -74,6 +74,8 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
 class PhotoGenerator(gan3d.Generator):
     """Pastes a real photo: ``choose(z, yaw) -> photo name`` per sample (z-dependent brightness optional)."""
 
+    stochastic = False
+
     def __init__(self, photos: dict[str, np.ndarray], choose, card: gan3d.ModelCard = CARD, shade: float = 0.0):
         super().__init__(card)
         self.photos = {k: to_tensor(v)[0] for k, v in photos.items()}
@@ -100,6 +102,8 @@ class LandmarkGenerator(gan3d.Generator):
     Landmark ``j`` of :data:`gan3d.eval.pose.GENERIC_FACE` is a one-pixel dot whose red value is ``j+1``
     steps of 1/16 (green marks dots); :class:`DotDetector` reads them back: an exact end-to-end check of the pose convention.
     """
+
+    stochastic = False
 
     def __init__(self, card: gan3d.ModelCard = CARD):
         super().__init__(card)

@@ -18,7 +18,10 @@ def test_evaluate_writes_results_json(tmp_path, capsys):
     assert names == ["pose_yaw_error", "pose_yaw_corr", "smile_std", "id"]
     assert all(r["model"] == "toy/sphere" and len(r["protocol_hash"]) == 16 for r in data["results"])
     assert data["results"][0]["value"] is None and data["results"][0]["details"]["undetected"] == 2
-    assert data["timing"]["images"] == 2 + 4 + 4
+    # the sphere renders with random jitter, so every batch is whole (8 renders): pose 2 latents x 1 view,
+    # smile 2 x 2 frames, id 2 x 2 views, each padded to a full batch (see gan3d.eval.harness)
+    assert data["timing"]["images"] == 8 + 8 + 8
+    assert data["results"][0]["details"]["batch_size"] == 8
 
 
 def test_evaluate_user_errors_are_one_line(tmp_path, capsys):

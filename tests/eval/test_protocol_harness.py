@@ -126,6 +126,56 @@ def test_harness_renders_shared_samples_once_and_streams_prefixes(faces192):
     assert r.protocol.camera_seed == 0 and report.results[3].protocol.camera_seed is None  # fixed poses: no seed
 
 
+class NoisyGenerator(gan3d.Generator):
+    """Images from z plus torch-RNG noise (like EG3D's ray jitter) unless deterministic."""
+
+    def __init__(self):
+        super().__init__(CARD.model_copy(update={"resolution": 4}))
+
+    def mapping(self, z, camera=None, truncation_psi=1.0, truncation_cutoff=None):
+        return self.check_latents(z)[:, None]
+
+    def synthesize(self, w, camera, **kwargs):
+        base = torch.tanh(w[:, 0, :3])[:, :, None, None].expand(-1, 3, 4, 4)
+        noise = 0 if self.deterministic else 0.1 * torch.rand(w.shape[0], 1, 4, 4)
+        return gan3d.GeneratorOutput(image=base + noise)
+
+
+def _images(rec):
+    return torch.cat([b.images for b in rec.batches])
+
+
+def test_random_rendering_depends_on_seed_and_batch_size_only():
+    cfg = HarnessConfig(num=5, batch_size=4, device="cpu", progress=False)
+    solo = Recorder("a")
+    r_solo = evaluate(NoisyGenerator(), [solo], cfg).results[0]
+    # the same request in a pass shared with a larger one and after another group: same draws
+    shared, bigger, pairs = Recorder("a"), Recorder("b", num=9), Recorder("p", num=3, views=2)
+    evaluate(NoisyGenerator(), [pairs, bigger, shared], cfg)
+    assert torch.equal(_images(solo), _images(shared)) and len(_images(solo)) == 5
+    assert torch.equal(_images(bigger)[:5], _images(solo))
+    # another batch size gives other (equally valid) draws, and the result says which it used
+    other = Recorder("a")
+    r_other = evaluate(NoisyGenerator(), [other], cfg.model_copy(update={"batch_size": 2})).results[0]
+    assert not torch.equal(_images(other), _images(solo))
+    assert r_solo.details["batch_size"] == 4 and r_other.details["batch_size"] == 2
+    assert r_solo.protocol_hash == r_other.protocol_hash  # comparable numbers, other random draws
+
+
+def test_deterministic_rendering_is_in_the_protocol_and_ignores_batching():
+    G = NoisyGenerator()
+    det = HarnessConfig(num=5, batch_size=4, device="cpu", progress=False, rendering="deterministic")
+    a, b = Recorder("a"), Recorder("a")
+    ra = evaluate(G, [a], det).results[0]
+    evaluate(G, [b], det.model_copy(update={"batch_size": 3}))
+    assert torch.equal(_images(a), _images(b)) and "batch_size" not in ra.details
+    assert G.deterministic is False  # the generator's own setting is restored
+    rd = evaluate(G, [Recorder("a")], det.model_copy(update={"rendering": "default"})).results[0]
+    assert ra.protocol.rendering == "deterministic" and ra.protocol_hash != rd.protocol_hash
+    # the default leaves the hash as it was before the field existed
+    assert "rendering" not in rd.protocol.canonical_json() and "rendering" in ra.protocol.canonical_json()
+
+
 def test_conditioning_camera_follows_the_request(faces192):
     seen = []
 

@@ -40,6 +40,8 @@ class CNeRFGenerator(gan3d.Generator):
     :meth:`load_official_state_dict`.
     """
 
+    stochastic = False  # the official inference neither jitters rays nor draws decoder noise
+
     def __init__(self, card: gan3d.ModelCard, config: CNeRFConfig = CNeRFConfig()):
         super().__init__(card)
         self.config = config

@@ -91,6 +91,8 @@ class LiftedGAN(gan3d.Generator):
     ``netT.*`` (official key names below each prefix) and ``w_mu [1,D]`` (the truncation mean).
     """
 
+    stochastic = False  # stored noise maps and a rasteriser: nothing random at render time
+
     def __init__(self, card: gan3d.ModelCard, config: LiftedGANConfig | None = None):
         super().__init__(card)
         cfg = config or LiftedGANConfig()
