@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -74,21 +73,15 @@ class Generator(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} cannot be exported")
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
-        """Write the safe form: ``config.json`` (card + :meth:`export_config`) and ``weights.pt`` (state_dict).
+        """Write the safe form (:mod:`gan3d.pretrained`): ``config.json`` (card, :meth:`export_config`, the
+        weights' sha256) and ``weights.pt`` (state_dict).
 
         Both files load without executing code (JSON; ``torch.load(weights_only=True)``); the owning
         plugin's ``gan3d_load_checkpoint`` hook recognises the folder by ``config.json``'s ``method``.
         """
-        from .io import atomic_write, write_text_atomic
+        from . import pretrained
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_write(out / "weights.pt") as tmp:
-            torch.save({k: v.detach().cpu() for k, v in self.state_dict().items()}, tmp)
-        meta = {"format": "gan3d", "method": self.card.method, "card": self.card.model_dump(mode="json"),
-                "config": self.export_config()}
-        write_text_atomic(out / "config.json", json.dumps(meta, indent=2))
-        return out
+        return pretrained.save(self, directory)
 
     @property
     def device(self) -> torch.device:

@@ -130,6 +130,11 @@ def test_checkpoint_of_another_method(tmp_path):
     sd.pop("decoder.net.0.bias")
     sd["decoder.extra"] = torch.zeros(1)
     torch.save(sd, bad / "weights.pt")
+    with pytest.raises(CheckpointError, match="not the weights file its config.json was written with"):
+        gan3d.load(bad)  # config.json records the sha256 of the weights.pt it was saved with
+    meta = json.loads((bad / "config.json").read_text())
+    del meta["weights_sha256"]  # as folders written before the hash was recorded
+    (bad / "config.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match=r"1 missing.*decoder\.net\.0\.bias.*1 unexpected"):
         gan3d.load(bad)
 

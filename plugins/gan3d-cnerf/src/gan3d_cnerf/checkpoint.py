@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 
 import gan3d
+from gan3d import pretrained
 from gan3d.errors import CheckpointError
 from gan3d.unpickle import load_state_dict
 
@@ -53,35 +53,31 @@ def load_official(path: str | Path, device: str = "cpu", card: gan3d.ModelCard =
     return from_official_state(state, card, device=device)
 
 
-def load_safe(folder: Path, device: str = "cpu") -> CNeRFGenerator:
-    """gan3d's safe form: ``config.json`` (``"method": "cnerf"``) + ``weights.pt``."""
-    meta = json.loads((folder / "config.json").read_text())
+def load_safe(path: str | Path, device: str = "cpu") -> CNeRFGenerator:
+    """gan3d's safe form (:mod:`gan3d.pretrained`, ``"method": "cnerf"``): folder, config or weights path."""
+    form = pretrained.read(path, "cnerf")
+    if form is None:
+        raise CheckpointError(f"{str(path)!r} is not a CNeRF safe-form checkpoint (a folder with config.json whose "
+                              f"'method' is 'cnerf', and weights.pt)")
+    card = form.card()
     try:
-        card = gan3d.ModelCard(**meta["card"])
-        config = CNeRFConfig.from_dict(meta["config"])
+        config = CNeRFConfig.from_dict(form.config)
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{folder / 'config.json'} is not a valid CNeRF config ({e})") from None
+        raise CheckpointError(f"{form.config_path} is not a valid CNeRF config ({e})") from None
     gen = CNeRFGenerator(card, config)
-    state = load_state_dict(folder / "weights.pt")
+    state = form.state_dict()
     try:
         gen.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        raise CheckpointError(f"{folder / 'weights.pt'} does not fit its config.json: {str(e).splitlines()[0]}") from None
+        raise CheckpointError(f"{form.weights_path} does not fit its config.json: {str(e).splitlines()[0]}") from None
     return gen.to(device)
 
 
 def load_checkpoint(path: Path, device: str = "cpu") -> CNeRFGenerator | None:
     """The ``gan3d_load_checkpoint`` hook: None for files of other methods."""
     path = Path(path)
-    cfg = path / "config.json" if path.is_dir() else path
-    if cfg.name == "config.json" and cfg.is_file():
-        try:
-            meta = json.loads(cfg.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("method") != "cnerf":
-            return None
-        return load_safe(cfg.parent, device)
+    if path.is_dir() or path.suffix == ".json":
+        return load_safe(path, device) if pretrained.read(path, "cnerf") is not None else None
     if not path.is_file() or path.suffix not in {".pt", ".pth", ".ckpt"}:
         return None
     ours_by_name = path.name == OFFICIAL_FILE or "cnerf" in path.name.lower()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import gan3d
+from gan3d import pretrained
 from gan3d.errors import CheckpointError
 
 from .architectures import official_architecture
 from .cards import CARDS
 from .generator import EG3DGenerator
-from .loading import find_config, load_any, load_pickle_file, load_safe_form, read_config
+from .loading import load_any, load_pickle_file, load_safe_form
 from .pickle_io import looks_like_eg3d_pickle
 
 
@@ -40,10 +41,8 @@ def gan3d_register_models() -> list:
 def gan3d_load_checkpoint(path: Path, device: str):
     """Official EG3D pickles, and folders/files of the safe form whose config says ``"method": "eg3d"``."""
     path = Path(path)
-    cfg = find_config(path)
-    if cfg is not None:
-        meta = read_config(cfg)
-        return None if meta is None else load_safe_form(path, device=device, meta=meta)
+    if pretrained.find(path) is not None:
+        return load_safe_form(path, device=device) if pretrained.read(path, "eg3d") is not None else None
     if path.is_file() and looks_like_eg3d_pickle(path):
         return load_pickle_file(path, device=device)
     return None

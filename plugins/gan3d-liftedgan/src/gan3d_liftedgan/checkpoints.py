@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 from pathlib import Path
 
 import torch
 
 import gan3d
+from gan3d import pretrained
 from gan3d.errors import CheckpointError
 from gan3d.unpickle import check_state_dict, load_state_dict
 
@@ -234,18 +234,18 @@ def _load_strict(model: LiftedGAN, sd: dict, source: str) -> None:
     model.load_state_dict(sd, strict=True)
 
 
-def load_safe(folder: Path, device: str = "cpu") -> LiftedGAN:
-    """gan3d's safe form (``config.json`` + ``weights.pt``)."""
-    meta = json.loads((folder / "config.json").read_text())
-    card = gan3d.ModelCard(**meta["card"])
-    model = LiftedGAN(card, LiftedGANConfig(**meta["config"]))
+def load_safe(path: str | Path, device: str = "cpu") -> LiftedGAN:
+    """gan3d's safe form (:mod:`gan3d.pretrained`, ``"method": "liftedgan"``)."""
+    form = pretrained.read(path, "liftedgan")
+    if form is None:
+        raise CheckpointError(f"{str(path)!r} is not a LiftedGAN safe-form checkpoint (a folder with config.json "
+                              f"whose 'method' is 'liftedgan', and weights.pt)")
     try:
-        sd = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{folder} has config.json but no weights.pt") from None
-    except Exception as e:  # noqa: BLE001
-        raise CheckpointError(f"{folder / 'weights.pt'} cannot be read ({type(e).__name__}: {e})") from None
-    _load_strict(model, sd, str(folder / "weights.pt"))
+        config = LiftedGANConfig(**form.config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{form.config_path} is not a valid LiftedGAN config ({e})") from None
+    model = LiftedGAN(form.card(), config)
+    _load_strict(model, form.state_dict(), str(form.weights_path))
     return model.to(device)
 
 
@@ -253,14 +253,8 @@ def recognise(path: Path, device: str = "cpu") -> LiftedGAN | None:
     """The ``gan3d_load_checkpoint`` logic: a LiftedGAN model if ``path`` is one, else None."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
-    if path.is_dir() or path.name == "config.json":
-        cfg_json = folder / "config.json"
-        if cfg_json.is_file():
-            try:
-                meta = json.loads(cfg_json.read_text())
-            except ValueError:
-                return None
-            return load_safe(folder, device) if meta.get("method") == "liftedgan" else None
+    if (path.is_dir() or path.suffix == ".json") and pretrained.find(path) is not None:
+        return load_safe(path, device) if pretrained.read(path, "liftedgan") is not None else None
     if path.is_dir():
         if (path / "config.py").is_file() and any(path.glob("checkpoint_*.pth")):
             return load_official(path, device)
