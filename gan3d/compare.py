@@ -87,6 +87,10 @@ def assign_latents(generators: list[Generator], seeds: list[int] | None, latents
             raise InputError(f"--seeds {seeds} differ from the latent file's seeds {latents.seeds}; drop --seeds "
                              f"to use the file's")
         seeds = latents.seeds if latents.seeds is not None else seeds
+    if latents is not None and not any(G.card.latent == latents.spec for G in generators):
+        takes = "; ".join(f"{G.card.name}: {G.card.latent.describe()}" for G in generators)
+        raise InputError(f"the latent file holds {latents.spec.describe()} latents, which none of the models takes "
+                         f"({takes}); give a file written for one of them, or --seeds instead of --latents")
     out: list[tuple[Latents, str]] = []
     first_with_spec: dict = {}
     for G in generators:

@@ -73,7 +73,9 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     if usable:
         cfg = parse_config(dict(name="demo", models=names, metrics=usable, num=num, store=str(store),
                                 reference=reference, allow_random_weights=bool(random_models), device=device,
-                                batch_size=4, metric_options={"smile": {"frames": smile_frames}}), "demo run")
+                                batch_size=4,
+                                metric_options={"smile": {"frames": smile_frames}} if "smile" in usable else {}),
+                           "demo run")
         execute(cfg, progress=True)
     with ResultStore(store) as st:
         results = st.results()
@@ -91,7 +93,7 @@ def _metric_available(metric: str, G, reference: str | None, log) -> bool:
         log("!! skipping metric 'fid': it needs reference images (gan3d demo --ref FOLDER_OR_DATASET_ZIP)")
         return False
     try:
-        ev = evaluator_entry(metric).create(**({"ref": reference} if metric == "fid" else {}))
+        ev = evaluator_entry(metric).build(**({"ref": reference} if metric == "fid" else {}))
         ev.begin(EvalContext(G, HarnessConfig(num=1, progress=False), G.device))
         return True
     except Gan3dError as e:

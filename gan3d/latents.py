@@ -97,7 +97,7 @@ class Latents:
         if want != self.spec:
             raise InputError(
                 f"these latents were made for spec ({self.spec.describe()}) but the model expects "
-                f"({want.describe()}); draw new ones with gan3d.sample_latents(model, seeds)"
+                f"({want.describe()}); use --seeds instead (or gan3d.sample_latents(model, seeds) in Python)"
             )
         return self
 
@@ -131,6 +131,8 @@ class Latents:
                     z, meta = torch.from_numpy(data["z"]), str(data["meta"])
             elif path.suffix == ".pt":
                 data = torch.load(path, map_location="cpu", weights_only=True)
+                if not isinstance(data, dict) or not isinstance(data.get("z"), torch.Tensor) or "meta" not in data:
+                    raise ValueError("it is not a dict with a 'z' tensor and a 'meta' record")
                 z, meta = data["z"], data["meta"]
             else:
                 raise InputError(f"latent files end in .pt or .npz, got {path.name!r}")
@@ -139,7 +141,9 @@ class Latents:
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
-            raise InputError(f"{str(path)!r} is not a gan3d latent file ({type(e).__name__}: {e})") from None
+            raise InputError(f"{str(path)!r} is not a gan3d latent file ({str(e).splitlines()[0] or type(e).__name__}); "
+                             f"use the latents.pt that `gan3d compare` writes, or write one with "
+                             f"gan3d.Latents(z, spec, seeds).save(path)") from None
         if z.ndim != 2 or z.shape[1] != spec.dim:
             raise InputError(f"{str(path)!r}: latents of shape {list(z.shape)} do not fit spec ({spec.describe()})")
         if not torch.isfinite(z).all():

@@ -250,8 +250,9 @@ def _bar_chart(t: Table, c: Column) -> str | None:
 
 
 _SORT_JS = """
-document.querySelectorAll('table.lb th').forEach(function (th, col) {
+document.querySelectorAll('table.lb th').forEach(function (th) {
   th.addEventListener('click', function () {
+    var col = th.cellIndex;  // the column within this table (the page has one table per dataset)
     var table = th.closest('table'), body = table.tBodies[0];
     var rows = Array.prototype.slice.call(body.rows), asc = th.dataset.asc !== '1';
     rows.sort(function (a, b) {

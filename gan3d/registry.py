@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib.metadata
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pluggy
+import torch
 
 from . import hookspecs
 from .cards import ModelCard
@@ -35,12 +38,23 @@ class ModelEntry:
 
 @dataclass(frozen=True)
 class EvaluatorEntry:
-    """A registered evaluator: ``create(**options) -> gan3d.eval.Evaluator``."""
+    """A registered evaluator: ``create(**options) -> gan3d.eval.Evaluator`` (call :meth:`build`)."""
 
     name: str
     create: Callable
     description: str = ""
     plugin: str = ""
+
+    def build(self, **options):
+        """The evaluator with ``options``; an option it does not take is an :class:`InputError` naming it."""
+        try:
+            return self.create(**options)
+        except TypeError as e:
+            m = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+            if m is None:
+                raise
+            raise InputError(f"metric {self.name!r} has no option {m.group(1)!r}; check its spelling "
+                             f"(`gan3d evaluate --help` lists the options)") from None
 
 
 @dataclass(frozen=True)
@@ -239,6 +253,10 @@ def check_device(device) -> str:
     return str(dev)
 
 
+def _name_seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"gan3d random weights|{name}".encode()).digest()[:8], "little") >> 1
+
+
 def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os.PathLike | None = None):
     """A generator, ready for inference (``eval()``, no grad) on ``device``.
 
@@ -248,7 +266,9 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
       that recognises it.
 
     ``weights="random"`` builds a registered model with random-initialised weights; the generator's
-    ``weights_note`` then reads ``"random weights"`` and comparisons and leaderboards show it.
+    ``weights_note`` then reads ``"random weights"`` and comparisons and leaderboards show it. They are
+    drawn from a seed derived from the model's name, so every load (a demo's grid and its scores, the
+    processes of a sharded run, a resumed run) gets the same network.
     """
     from . import cache
 
@@ -257,7 +277,9 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
     if key in _state().models:
         entry = _state().models[key]
         if isinstance(weights, str) and weights == "random":
-            gen = entry.build(entry.card, None, device)
+            with torch.random.fork_rng(devices=[]):  # the caller's RNG stream is left as it was
+                torch.manual_seed(_name_seed(key))
+                gen = entry.build(entry.card, None, "cpu")  # CPU init: the same numbers whatever the device
             gen.weights_note = "random weights"
         else:
             gen = entry.build(entry.card, cache.resolve(entry.card, override=weights), device)

@@ -99,14 +99,63 @@ def load_config(path: str | os.PathLike) -> RunConfig:
 
 
 def parse_config(data: dict, source: str = "run config") -> RunConfig:
+    """A :class:`RunConfig` from parsed TOML/YAML, or one :class:`InputError` naming every bad field.
+
+    Beyond the types, everything that would otherwise fail later is tried now: the camera distribution,
+    the device, the reference images, and each metric built with its options (so a misspelt option or
+    a missing reference stops the run before any model is loaded or any row is written).
+    """
+    problems: list[tuple[str, str]] = []
+    cfg = None
     try:
-        return RunConfig(**data)
+        cfg = RunConfig(**data)
     except ValidationError as e:
-        lines = [f"{source} is invalid ({e.error_count()} problem(s)):"]
-        for err in e.errors():
-            loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-            lines.append(f"  {loc}: {err['msg']}")
+        problems += [(".".join(str(x) for x in err["loc"]) or "(top level)", err["msg"]) for err in e.errors()]
+    problems += _semantic_problems(data, {p[0].split(".")[0] for p in problems})
+    if problems:
+        lines = [f"{source} is invalid ({len(problems)} problem(s)):"] + [f"  {loc}: {msg}" for loc, msg in problems]
         raise InputError("\n".join(lines)) from None
+    return cfg
+
+
+def _semantic_problems(data: dict, bad_fields: set[str]) -> list[tuple[str, str]]:
+    """What the field types cannot tell: each check runs only on fields that parsed."""
+    from .errors import Gan3dError
+    from .eval.cameras import camera_distribution
+    from .registry import check_device, evaluator_entry, list_evaluators
+
+    out: list[tuple[str, str]] = []
+    reference = data.get("reference")
+    if "cameras" not in bad_fields and "reference" not in bad_fields:
+        try:
+            camera_distribution(data.get("cameras", "gaussian"), reference)
+        except Gan3dError as e:
+            out.append(("cameras", str(e).splitlines()[0]))
+    if "device" not in bad_fields and data.get("device", "auto") != "auto":
+        try:
+            check_device(data["device"])
+        except Gan3dError as e:
+            out.append(("device", str(e).splitlines()[0]))
+    if "metrics" in bad_fields or "metric_options" in bad_fields:
+        return out
+    metrics = [m for m in data.get("metrics", []) if m in set(list_evaluators())]
+    options = data.get("metric_options", {}) or {}
+    for name in options:
+        if name not in data.get("metrics", []):
+            out.append((f"metric_options.{name}", f"options for a metric the run does not measure; add {name!r} "
+                                                  f"to metrics or remove the section"))
+    for metric in metrics:
+        opts = dict(options.get(metric, {}))
+        if metric == "fid" and reference is not None and "ref" not in opts:
+            if "reference" in bad_fields:
+                continue
+            opts["ref"] = reference
+        where = "reference" if metric == "fid" and "ref" not in options.get(metric, {}) else f"metric_options.{metric}"
+        try:
+            evaluator_entry(metric).build(**opts)
+        except Gan3dError as e:
+            out.append((where, str(e).splitlines()[0]))
+    return out
 
 
 def _checkpoint_sha256(name_or_path: str, G) -> str | None:
@@ -181,11 +230,13 @@ def init_distributed(device: str) -> tuple[int, int]:
 def execute(cfg: RunConfig, progress: bool = True) -> list:
     """Run ``cfg`` into its store; what is already stored for this config is skipped (resume).
 
-    Each model's metrics share one pass of the harness (samples are produced once); every result is
-    committed as its own row as soon as the harness returns it. Returns the run's stored results.
+    Each model's metrics share one pass of the harness (samples are produced once); a metric's rows are
+    committed as soon as the metric is complete, before the rest of the pass. Returns the run's stored
+    results.
 
-    Under ``torchrun``, every process renders a share of the samples; rank 0 decides what is left to
-    do, gathers the samples, scores them and alone writes to the store.
+    Under ``torchrun``, every process renders a share of the samples and extracts their features; rank
+    0 decides what is left to do, gathers the features, scores them and alone writes to the store
+    (each row's details name how many renders each process contributed).
     """
     import torch
 
@@ -230,25 +281,25 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
             if rank == 0:
                 store.add_model(run_id, model, G.card.name, G.card.dataset, _checkpoint_sha256(model, G),
                                 G.weights_note)
-            evaluators = []
+            evaluators = {}
             for metric in todo:
                 opts = dict(cfg.metric_options.get(metric, {}))
                 if metric == "fid" and cfg.reference and "ref" not in opts:
                     opts["ref"] = cfg.reference
-                evaluators.append(evaluator_entry(metric).create(**opts))
-            report = evaluate(G, evaluators, harness_cfg.model_copy(update={"device": str(device)}), model=model)
-            by_evaluator: dict[str, list] = {}
-            for r in report.results:
-                # an evaluator may return several results (fid: fid and kid); they share its protocol and are
-                # committed together, so a resumed run never finds half of them
-                evaluator = r.protocol.metric if r.protocol.metric in todo else r.name
-                by_evaluator.setdefault(evaluator, []).append(StoredResult(
-                    run_id=run_id, model=model, metric=r.name, evaluator=evaluator,
+                evaluators[metric] = evaluator_entry(metric).build(**opts)
+            metric_of = {id(ev): metric for metric, ev in evaluators.items()}
+
+            def commit(ev, results, model=model, G=G):
+                # an evaluator's results (fid: fid and kid) share its protocol and are committed together,
+                # so a resumed run never finds half of them
+                store.add_results([StoredResult(
+                    run_id=run_id, model=model, metric=r.name, evaluator=metric_of[id(ev)],
                     value=r.value, spread=r.spread, n=r.n, protocol_hash=r.protocol_hash,
                     protocol=r.protocol.model_dump(mode="json"), dataset=G.card.dataset, seconds=r.seconds,
-                    extra={"details": r.details, "spread_kind": r.spread_kind}))
-            for rows in by_evaluator.values():
-                store.add_results(rows)
+                    extra={"details": r.details, "spread_kind": r.spread_kind}) for r in results])
+
+            evaluate(G, list(evaluators.values()), harness_cfg.model_copy(update={"device": str(device)}),
+                     model=model, on_results=commit)
             del G
         return store.results(run_id)
 

@@ -98,7 +98,7 @@ class ResultStore:
         if version > SCHEMA_VERSION:
             self._db.close()
             raise StoreError(f"{self.path} was written by a newer gan3d (store schema {version}, this gan3d reads "
-                             f"up to {SCHEMA_VERSION}); upgrade gan3d or use another --store file")
+                             f"up to {SCHEMA_VERSION}); upgrade gan3d, or write to another store (--store FILE, or `store` in a run config)")
 
     def _open(self, timeout: float) -> int:
         """Connect, switch to WAL and create the schema; returns the file's schema version.
@@ -129,7 +129,7 @@ class ResultStore:
             except sqlite3.DatabaseError as e:
                 self._db.close()
                 raise StoreError(f"{self.path} is not a gan3d results store ({e}); "
-                                 f"choose another --store file") from None
+                                 f"write to another store (--store FILE, or `store` in a run config)") from None
 
     def close(self) -> None:
         self._db.close()

@@ -25,6 +25,9 @@ def test_latent_assignment_rules():
 
     with pytest.raises(gan3d.InputError, match="differ from the latent file"):
         assign_latents([a, b], [0, 1], file_lat)
+    # a file that fits none of the models is an error, not a silent redraw
+    with pytest.raises(gan3d.InputError, match="holds z: 4 latents, which none of the models takes.*--seeds"):
+        assign_latents([a, b], None, gan3d.sample_latents(4, [1]))
 
 
 def test_compare_command_end_to_end(tmp_path, capsys):

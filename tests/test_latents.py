@@ -48,6 +48,10 @@ def test_bad_latent_files(tmp_path):
     junk.write_bytes(b"not a torch file")
     with pytest.raises(gan3d.InputError, match="not a gan3d latent file"):
         Latents.load(junk)
+    for name, content in (("bare.pt", torch.zeros(2, 8)), ("nometa.pt", {"z": torch.zeros(2, 8)})):
+        torch.save(content, tmp_path / name)
+        with pytest.raises(gan3d.InputError, match="not a gan3d latent file .*gan3d.Latents.*save"):
+            Latents.load(tmp_path / name)
     with pytest.raises(gan3d.InputError, match=".pt or .npz"):
         gan3d.sample_latents(4, 0).save(tmp_path / "lat.txt")
 

@@ -94,3 +94,48 @@ def test_published_schema_rejects_incomplete_entries():
                 {k: v for k, v in good.items() if k != "protocol"}, {**good, "extra": 1}):
         with pytest.raises(ValidationError):
             leaderboard.Published(**bad)
+
+
+def test_html_sorting_works_in_every_table(tmp_path):
+    """Run the page's own sort script (node, with a minimal DOM) on the second of two tables."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the sort script is not executed here")
+    rs = [_r("eg3d/ffhq512-128", "fid", 5.0), _r("cnerf/ffhq512", "fid", 9.0),
+          _r("toy/sphere", "fid", 3.0, ds="analytic"), _r("toy/sphere16", "fid", 1.0, ds="analytic"),
+          _r("toy/sphere16", "id", 0.2, ds="analytic"), _r("toy/sphere", "id", 0.9, ds="analytic")]
+    page = leaderboard.render(rs, "html")
+    script = page[page.index("<script>") + 8:page.index("</script>")]
+    tables = [t for t in leaderboard.build_tables(rs, with_published=False)]
+    # the DOM: tables with header cells and rows whose cells carry data-v like the page's
+    dom = [[[{"v": str(r.values[(c.metric, c.protocol_hash)].value) if (c.metric, c.protocol_hash) in r.values
+              else "", "text": r.model} for c in t.columns] for r in t.rows] for t in tables]
+    mock = """
+var data = %s, ths = [], bodies = [];
+data.forEach(function (rows, ti) {
+  var body = {rows: [], appendChild: function (r) { this.rows.splice(this.rows.indexOf(r), 1); this.rows.push(r); }};
+  rows.forEach(function (cells) {
+    body.rows.push({cells: [{dataset: {}, textContent: cells[0].text}].concat(
+      cells.map(function (c) { return {dataset: {v: c.v}, textContent: c.v}; }))});
+  });
+  bodies.push(body);
+  var table = {tBodies: [body]};
+  for (var i = 0; i <= rows[0].length; i++) {
+    (function (i) {
+      var th = {cellIndex: i, dataset: {}, closest: function () { return table; },
+                addEventListener: function (ev, f) { th.click = f; }};
+      ths.push(th);
+    })(i);
+  }
+});
+var document = {querySelectorAll: function () { return ths; }};
+%s
+ths[ths.length - 1].click();  // the last column (id) of the second table
+console.log(JSON.stringify(bodies[1].rows.map(function (r) { return r.cells[0].textContent; })));
+""" % (json.dumps(dom), script)
+    out = subprocess.run([node, "-e", mock], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["toy/sphere16", "toy/sphere"]  # ascending id: 0.2, 0.9

@@ -91,3 +91,19 @@ def test_save_pretrained_round_trip_through_the_load_hook(tmp_path):
         gan3d.load(tmp_path / "other.pkl")
     with pytest.raises(gan3d.CheckpointError, match="does not exist"):
         gan3d.load(tmp_path / "missing.pkl")
+
+
+def test_random_weights_are_the_same_network_on_every_load():
+    """A demo's grid and its scores, the ranks of a sharded run and a resumed run all see one network."""
+    torch.manual_seed(123)
+    a = gan3d.load("eg3d/shapenetcars128-64", weights="random")
+    after = torch.rand(3)
+    b = gan3d.load("eg3d/shapenetcars128-64", weights="random")
+    assert a.weights_note == "random weights"
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    other = gan3d.load("eg3d/ffhq512-128", weights="random").state_dict()
+    k = "backbone.mapping.fc0.weight"
+    assert k in sa and not torch.equal(sa[k], other[k])  # another name, another draw
+    torch.manual_seed(123)
+    assert torch.equal(torch.rand(3), after)  # the caller's RNG stream is untouched by the load

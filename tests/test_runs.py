@@ -1,5 +1,6 @@
 """Run configs (TOML/YAML, every bad field named) and resumable execution into the store."""
 
+import json
 import os
 import signal
 import sqlite3
@@ -40,6 +41,28 @@ def test_every_bad_field_is_named():
     for needle in ("models", "toy/spere", "metrics", "fdi", "num", "truncation_psi", "colour"):
         assert needle in msg
     assert "5 problem(s)" in msg
+
+
+def test_what_would_fail_later_is_named_before_any_work(tmp_path, monkeypatch):
+    """Cameras, device, reference and every metric's options are tried when the config is read."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    data = {"models": ["toy/sphere"], "metrics": ["fid", "pose", "lpips_pair", "smile"], "cameras": "spiral",
+            "reference": "empty", "store": str(tmp_path / "s.sqlite"),
+            "metric_options": {"pose": {"bogus_option": 1}, "id": {"backend": "dlib"}, "smile": {"frames": 1}}}
+    with pytest.raises(InputError) as e:
+        parse_config(data)
+    msg = str(e.value)
+    assert "6 problem(s)" in msg, msg
+    for needle in ("cameras: unknown camera distribution 'spiral'", "reference: reference 'empty' holds no images",
+                   "metric_options.pose: metric 'pose' has no option 'bogus_option'",
+                   "metric_options.id: options for a metric the run does not measure",
+                   "metric_options.lpips_pair: lpips_pair compares two models",
+                   "metric_options.smile: a smile sweep needs at least 2 frames"):
+        assert needle in msg, needle
+    assert not (tmp_path / "s.sqlite").exists()  # nothing written
+    with pytest.raises(InputError, match="reference: FID needs reference images"):
+        parse_config({"models": ["toy/sphere"], "metrics": ["fid"]})
 
 
 def test_bad_files(tmp_path):
@@ -109,8 +132,8 @@ def test_gan3d_evaluate_takes_a_run_config(tmp_path, capsys):
 
 def test_torchrun_with_two_gloo_processes_equals_a_single_process_run(tmp_path):
     one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
-    for store in (one, two):
-        (tmp_path / f"{store.stem}.toml").write_text(TOML.format(num=5, store=store) + "batch_size = 2\n")
+    for store in (one, two):  # 5 latents in batches of 2: three batches, two of them rendered by rank 0
+        (tmp_path / f"{store.stem}.toml").write_text("batch_size = 2\n" + TOML.format(num=5, store=store))
     env = dict(os.environ, OMP_NUM_THREADS="1")
     single = subprocess.run([sys.executable, "-m", "gan3d", "evaluate", str(tmp_path / "one.toml"), "--quiet"],
                             capture_output=True, text=True, env=env, timeout=600)
@@ -120,15 +143,22 @@ def test_torchrun_with_two_gloo_processes_equals_a_single_process_run(tmp_path):
                              capture_output=True, text=True, env=env, timeout=600)
     assert sharded.returncode == 0, sharded.stderr[-2000:]
 
-    def values(path):
-        rows = sqlite3.connect(path).execute("SELECT model, metric, value, n, protocol_hash FROM results").fetchall()
-        return sorted(rows, key=lambda r: (r[0], r[1]))
+    def rows(path):
+        q = "SELECT model, metric, value, n, protocol_hash, extra_json FROM results ORDER BY model, metric"
+        return [r[:5] + (json.loads(r[5])["details"],) for r in sqlite3.connect(path).execute(q).fetchall()]
 
-    a, b = values(one), values(two)
+    a, b = rows(one), rows(two)
     assert len(a) == 6 and [r[:2] for r in a] == [r[:2] for r in b]
+    finite = 0
     for ra, rb in zip(a, b):
-        assert ra[3:] == rb[3:]  # same sample count and protocol
+        assert ra[3:5] == rb[3:5]  # same sample count and protocol
         assert (ra[2] is None and rb[2] is None) or abs(ra[2] - rb[2]) < 1e-6, (ra, rb)
+        finite += ra[2] is not None
+        assert "images_by_rank" not in ra[5]
+    assert finite >= 2  # the LPIPS diversities are numbers (the spheres' poses are undefined)
+    # the work was shared: LPIPS diversity renders 4 latents (two pairs) in batches of 2, one batch per process
+    lpips_rows = [r for r in b if r[1] == "lpips_diversity"]
+    assert lpips_rows and all(r[5]["images_by_rank"] == [2, 2] for r in lpips_rows), lpips_rows
 
 
 def test_yaml_config_is_the_same_run_as_toml(tmp_path):

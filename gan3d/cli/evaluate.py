@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write the results as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+    p.set_defaults(option_defaults=vars(p.parse_args([])))  # to tell which options a run config would ignore
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("lpips_pair needs the other model: add --compare NAME")
     cameras = camera_distribution(args.cameras, dataset=args.labels or args.ref)
     device = resolve_device(args.device)
-    evaluators = [registry.evaluator_entry(m).create(**metric_options(m, args, str(device))) for m in metrics]
+    evaluators = [registry.evaluator_entry(m).build(**metric_options(m, args, str(device))) for m in metrics]
     G = registry.load(args.model, device=str(device), weights=args.weights)
     config = HarnessConfig(num=args.num, seed=args.seed, camera_seed=args.camera_seed, cameras=cameras,
                            truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff, batch_size=args.batch,
@@ -170,6 +171,12 @@ def run_config(args: argparse.Namespace) -> int:
     from .. import leaderboard
     from ..runs import execute, load_config
 
+    given = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if k not in ("model", "device", "quiet", "func", "option_defaults")
+             and k in args.option_defaults and v != args.option_defaults[k]]
+    if given:
+        raise InputError(f"options {', '.join(given)} are not used with a run config: set the run's settings in "
+                         f"{args.model} (only --device and --quiet go with it)")
     cfg = load_config(args.model)
     if args.device != "auto":
         cfg = cfg.model_copy(update={"device": args.device})

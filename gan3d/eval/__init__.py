@@ -26,7 +26,7 @@ def create_evaluator(name: str, **options) -> Evaluator:
     """The registered evaluator ``name`` (see :func:`gan3d.list_evaluators`) built with ``options``."""
     from ..registry import evaluator_entry
 
-    return evaluator_entry(name).create(**options)
+    return evaluator_entry(name).build(**options)
 
 
 __all__ = [

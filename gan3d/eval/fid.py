@@ -201,12 +201,14 @@ class ReferenceImages:
             with zipfile.ZipFile(self.path) as zf:
                 names = sorted(n for n in zf.namelist() if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
         elif self.path.exists():
-            raise ReferenceImageError(f"reference {str(self.path)!r} is neither a folder of images nor a zip")
+            raise ReferenceImageError(f"reference {str(self.path)!r} is neither a folder of images nor a zip; "
+                                      f"point it at the real images' folder or the EG3D dataset zip")
         else:
             raise ReferenceImageError(f"reference {str(self.path)!r} does not exist")
         if not names:
             raise ReferenceImageError(f"reference {str(self.path)!r} holds no images "
-                                      f"({', '.join(IMAGE_EXTENSIONS)})")
+                                      f"({', '.join(IMAGE_EXTENSIONS)}); point it at the real images' folder or "
+                                      f"the EG3D dataset zip")
         self.names = names[:num] if num else names
         self._zip: zipfile.ZipFile | None = None
 
@@ -294,9 +296,10 @@ class FidEvaluator(Evaluator):
     def __init__(self, ref: str | os.PathLike | None = None, num: int | None = None, ref_num: int | None = None,
                  cameras=None, weights: str | None = None, extractor: FeatureExtractor | None = None,
                  device: str | torch.device | None = None, conditioning: str = "same", kid_subsets: int = 100,
-                 kid_subset_size: int = 1000, cache: bool = True, **_: object):
+                 kid_subset_size: int = 1000, cache: bool = True):
         if ref is None:
-            raise ReferenceImageError("FID needs reference images: pass a folder or an EG3D dataset zip (--ref PATH)")
+            raise ReferenceImageError("FID needs reference images: a folder or an EG3D dataset zip (--ref PATH, or "
+                                      "`reference` in a run config)")
         self.ref = ReferenceImages(ref, ref_num)
         self.ref.check_sizes()
         self.num, self.cameras, self.weights, self.extractor = num, cameras, weights, extractor
@@ -312,8 +315,11 @@ class FidEvaluator(Evaluator):
             self.extractor = nvidia_inception(self._device or ctx.device, self.weights)
         self.feats: list[np.ndarray] = []
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
-        self.feats.append(features_uint8(to_uint8(batch.images), self.extractor))
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> np.ndarray:
+        return features_uint8(to_uint8(batch.images), self.extractor)  # [B, 2048]
+
+    def update(self, request: SampleRequest, feats: np.ndarray) -> None:
+        self.feats.append(feats)
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
         gen = np.concatenate(self.feats)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -154,9 +154,15 @@ class EvalContext:
 class Evaluator:
     """Base class of evaluators.
 
-    Subclasses set ``name``, return their :class:`SampleRequest` s from :meth:`requests`, consume batches
-    in :meth:`update` and return :class:`MetricResult` s from :meth:`finalize`. An evaluator needing no
-    generated samples (none) returns no requests.
+    Subclasses set ``name``, return their :class:`SampleRequest` s from :meth:`requests`, turn each
+    batch into what they keep in :meth:`extract` (features, distances, landmarks), collect that in
+    :meth:`update` and return :class:`MetricResult` s from :meth:`finalize`. An evaluator needing no
+    generated samples returns no requests.
+
+    Under ``torch.distributed``, :meth:`begin` and :meth:`extract` run in every process on the batches
+    it rendered; what ``extract`` returns (picklable, on the CPU) is gathered to rank 0, which alone calls
+    :meth:`update` (in batch order) and :meth:`finalize`. The default ``extract`` passes the batch on
+    (then its images cross processes).
     """
 
     name: str = "evaluator"
@@ -167,7 +173,12 @@ class Evaluator:
     def begin(self, ctx: EvalContext) -> None:
         """Called once before any batch (load networks, reference statistics)."""
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> Any:
+        """What to keep of one batch (runs in the process that rendered it)."""
+        return batch
+
+    def update(self, request: SampleRequest, extracted: Any) -> None:
+        """Collect what :meth:`extract` returned for one batch."""
         raise NotImplementedError
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
@@ -187,6 +198,7 @@ class HarnessReport:
     evaluator_seconds: dict[str, float] = field(default_factory=dict)
     evaluator_images: dict[str, int] = field(default_factory=dict)
     setup_seconds: dict[str, float] = field(default_factory=dict)
+    images_by_rank: list[int] = field(default_factory=list)  # renders each process contributed
 
 
 def _dist() -> tuple[int, int]:
@@ -239,14 +251,19 @@ def generate_batch(G: Generator, request: SampleRequest, latent_ids: np.ndarray,
 
 
 def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfig | None = None,
-             model: str | None = None) -> HarnessReport:
+             model: str | None = None,
+             on_results: Callable[[Evaluator, list[MetricResult]], None] | None = None) -> HarnessReport:
     """Produce every requested sample once, stream it to the evaluators, collect their results.
 
     ``model`` (default: the card's name) is written into each result.
 
-    Under ``torch.distributed`` (e.g. ``torchrun``), batches are rendered round-robin by the processes
-    and gathered on rank 0, which alone runs the evaluators and returns results (other ranks return an
-    empty report). Batches seed torch's RNG from their first latent (see the module docstring), so the
+    Under ``torch.distributed`` (e.g. ``torchrun``), batches are rendered round-robin by the processes,
+    each extracts the evaluators' features from its own batches, and the features are gathered on
+    rank 0, which alone finalises and returns results (other ranks return a report without results).
+
+    ``on_results(evaluator, results)`` is called (on rank 0) as soon as an evaluator is complete, which
+    is when the last request group it takes samples from has been rendered: a caller can commit those
+    results before the rest of the pass. Batches seed torch's RNG from their first latent (see the module docstring), so the
     numbers equal a single-process run's for the same seeds.
 
     ``config.rendering`` puts the generator in its default or deterministic form for the call (its own
@@ -259,13 +276,14 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     was_deterministic = G.deterministic
     G.set_deterministic(cfg.rendering == "deterministic")
     try:
-        return _evaluate(G, evaluators, cfg, device, model)
+        return _evaluate(G, evaluators, cfg, device, model, on_results)
     finally:
         G.set_deterministic(was_deterministic)
 
 
 def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig, device: torch.device,
-              model: str | None) -> HarnessReport:
+              model: str | None, on_results: Callable[[Evaluator, list[MetricResult]], None] | None
+              ) -> HarnessReport:
     random_rendering = G.stochastic and not G.deterministic
     ctx = EvalContext(G, cfg, device)
     # --- plan: group requests that can share samples
@@ -277,15 +295,38 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
             if req.num > g["request"].num:
                 g["request"] = g["request"].model_copy(update={"num": req.num})
             g["subs"].append((ev, req))
+    last_group = {id(ev): key for key, g in groups.items() for ev, _ in g["subs"]}
     report = HarnessReport(results=[])
     timing = {ev.name: 0.0 for ev in evaluators}
     counts = {ev.name: 0 for ev in evaluators}
     rank, world = _dist()
-    if rank == 0:
-        for ev in evaluators:  # loading networks is setup, not per-image cost
-            t = time.perf_counter()
-            ev.begin(ctx)
-            report.setup_seconds[ev.name] = time.perf_counter() - t
+    report.images_by_rank = [0] * world
+    for ev in evaluators:  # every process extracts features from what it renders, so every process sets up
+        t = time.perf_counter()
+        ev.begin(ctx)
+        report.setup_seconds[ev.name] = time.perf_counter() - t
+
+    def finish(ev: Evaluator) -> None:
+        t = time.perf_counter()
+        results = ev.finalize(ctx)
+        timing[ev.name] += time.perf_counter() - t
+        done = []
+        for r in results:
+            update: dict[str, Any] = {"model": model or G.card.name, "seconds": timing[ev.name]}
+            details = dict(r.details)
+            if random_rendering:  # what, besides the protocol, fixes this model's random draws
+                details["batch_size"] = cfg.batch_size
+            if world > 1:  # renders each process contributed to the pass so far
+                details["images_by_rank"] = list(report.images_by_rank)
+            update["details"] = details
+            done.append(r.model_copy(update=update))
+        report.results += done
+        if on_results is not None:
+            on_results(ev, done)
+
+    for ev in evaluators:  # evaluators without samples (none requested) are done before any rendering
+        if id(ev) not in last_group and rank == 0:
+            finish(ev)
     for key, g in groups.items():
         req: SampleRequest = g["request"]
         latents_per_batch = max(1, cfg.batch_size // req.views)
@@ -295,7 +336,7 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
         starts = list(range(0, req.num, latents_per_batch))
         for round_start in range(0, len(starts), world):
             mine = round_start + rank  # this process renders batch `mine` of the round
-            batch = None
+            payload = None
             if mine < len(starts):
                 start = starts[mine]
                 # random rendering: whole batches, so the draws for a latent never depend on num
@@ -308,55 +349,66 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
                 _sync(device)
                 report.generator_seconds += time.perf_counter() - t
                 report.images += len(batch)
+                if ctx.resolution is None:
+                    ctx.resolution = int(batch.images.shape[-1])
                 if end > req.num:
                     batch = batch.select(batch.latent_index < req.num)
+                payload = _extract(ctx, g, batch, timing, gathered=world > 1)
             if world > 1:
                 import torch.distributed as dist
 
                 gathered = [None] * world if rank == 0 else None
-                dist.gather_object(None if batch is None else _to_cpu(batch), gathered, dst=0)
+                dist.gather_object(payload, gathered, dst=0)  # features, not images, cross processes
                 if rank != 0:
                     continue
-                batches = [b for b in gathered if b is not None]
+                payloads = [(r, p) for r, p in enumerate(gathered) if p is not None]
             else:
-                batches = [batch]
-            for batch in batches:
-                bar.update(_feed(ctx, g, batch, timing, counts))
+                payloads = [(0, payload)]
+            for r, p in payloads:
+                report.images_by_rank[r] += p["images"]
+                bar.update(_update(g, p, timing, counts))
         bar.close()
-    if rank != 0:
-        return report
-    for ev in evaluators:
-        t = time.perf_counter()
-        results = ev.finalize(ctx)
-        timing[ev.name] += time.perf_counter() - t
-        for r in results:
-            update: dict[str, Any] = {"model": model or G.card.name, "seconds": timing[ev.name]}
-            if random_rendering:  # what, besides the protocol, fixes this model's random draws
-                update["details"] = {**r.details, "batch_size": cfg.batch_size}
-            report.results.append(r.model_copy(update=update))
+        if rank == 0:  # commit what is complete now: a later kill cannot take it
+            for ev in dict.fromkeys(ev for ev, _ in g["subs"]):
+                if last_group[id(ev)] == key:
+                    finish(ev)
     report.evaluator_seconds = timing
     report.evaluator_images = counts
     return report
 
 
-def _feed(ctx: EvalContext, group: dict, batch: SampleBatch, timing: dict, counts: dict) -> int:
-    """Stream one batch to every evaluator of its request group (each sees the prefix it asked for).
+def _extract(ctx: EvalContext, group: dict, batch: SampleBatch, timing: dict, gathered: bool) -> dict:
+    """What each evaluator of the group takes from one rendered batch (run where the batch was rendered).
 
-    Returns the number of latents in the batch.
+    Each evaluator sees the prefix of latents it asked for. ``gathered``: the payload will cross
+    processes, so it is moved to the CPU (a batch passed on whole loses its generator output).
     """
     ids = np.unique(batch.latent_index.numpy())
-    if ctx.resolution is None:
-        ctx.resolution = int(batch.images.shape[-1])
-    for ev, sub in group["subs"]:
+    items = []
+    for i, (ev, sub) in enumerate(group["subs"]):
         if int(ids[0]) >= sub.num:
             continue
         part = batch if ids[-1] < sub.num else batch.select(batch.latent_index < sub.num)
         t = time.perf_counter()
-        ev.update(sub, part)
+        x = ev.extract(sub, part)
         _sync(ctx.device)
         timing[ev.name] += time.perf_counter() - t
-        counts[ev.name] += len(part)
-    return len(ids)
+        if gathered and isinstance(x, SampleBatch):
+            x = _to_cpu(x)
+            x.output = None
+        items.append((i, len(part), x))
+    return {"latents": len(ids), "images": len(batch), "items": items}
+
+
+def _update(group: dict, payload: dict, timing: dict, counts: dict) -> int:
+    """Hand a batch's extracted data to its evaluators, in batch order; returns the batch's latents."""
+    for i, n, x in payload["items"]:
+        ev, sub = group["subs"][i]
+        t = time.perf_counter()
+        ev.update(sub, x)
+        timing[ev.name] += time.perf_counter() - t
+        counts[ev.name] += n
+    return payload["latents"]
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:

@@ -138,7 +138,7 @@ class IdentityEvaluator(Evaluator):
     name = "id"
 
     def __init__(self, backend: str = "facenet", num: int | None = None, cameras: _Dist | None = None,
-                 weights: str | None = None, device: str | torch.device | None = None, embedder=None, **_: object):
+                 weights: str | None = None, device: str | torch.device | None = None, embedder=None):
         if backend not in ("facenet", "dlib"):
             raise InputError(f"unknown identity backend {backend!r}; use facenet (default) or dlib")
         self.backend, self.num, self.cameras, self.weights = backend, num, cameras, weights
@@ -154,12 +154,17 @@ class IdentityEvaluator(Evaluator):
         self.sims: list[np.ndarray] = []
         self.undetected = 0
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> tuple[np.ndarray, int]:
+        """``(cosine similarity [L] of each latent's two views, images without a face)``."""
         emb = self.embedder.embed(batch.images)
-        self.undetected += int(np.isnan(emb[:, 0]).sum())
         view = batch.view.cpu().numpy()
         a, b = emb[view == 0], emb[view == 1]  # latent-major order: rows pair up
-        self.sims.append(cosine_similarity(a, b))
+        return cosine_similarity(a, b), int(np.isnan(emb[:, 0]).sum())
+
+    def update(self, request: SampleRequest, extracted: tuple[np.ndarray, int]) -> None:
+        sims, undetected = extracted
+        self.sims.append(sims)
+        self.undetected += undetected
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
         sims = np.concatenate(self.sims) if self.sims else np.zeros(0)

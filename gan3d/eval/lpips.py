@@ -76,9 +76,10 @@ class LpipsPairEvaluator(Evaluator):
 
     def __init__(self, other=None, num: int | None = None, cameras: _Dist | None = None, net: str = "alex",
                  weights: str | None = None, pnet_rand: bool = False, device: str | torch.device | None = None,
-                 conditioning: str = "frontal", **_: object):
+                 conditioning: str = "frontal"):
         if other is None:
-            raise InputError("lpips_pair compares two models: give the other one (--compare NAME)")
+            raise InputError("lpips_pair compares two models: give the other one (--compare NAME, or `other` under "
+                             "[metric_options.lpips_pair] in a run config)")
         self.other, self.num, self.cameras, self.net_name = other, num, cameras, net
         self.weights, self.pnet_rand, self._device, self.conditioning = weights, pnet_rand, device, conditioning
 
@@ -102,7 +103,8 @@ class LpipsPairEvaluator(Evaluator):
         self.dists: list[torch.Tensor] = []
         self.truncation = (ctx.config.truncation_psi, ctx.config.truncation_cutoff)
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> torch.Tensor:
+        """LPIPS ``[B]`` between this model's images and the other model's on the same inputs."""
         G2 = self.other
         cfg_psi, cfg_cut = self.truncation
         cam = batch.camera.to(G2.device)
@@ -113,7 +115,10 @@ class LpipsPairEvaluator(Evaluator):
         if img2.shape[-2:] != batch.images.shape[-2:]:
             img2 = F.interpolate(img2.float(), size=batch.images.shape[-2:], mode="bilinear", antialias=True,
                                  align_corners=False)
-        self.dists.append(self.net(batch.images, img2.to(batch.images.device)).cpu())
+        return self.net(batch.images, img2.to(batch.images.device)).cpu()
+
+    def update(self, request: SampleRequest, dists: torch.Tensor) -> None:
+        self.dists.append(dists)
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
         d = torch.cat(self.dists).double() if self.dists else torch.zeros(0, dtype=torch.float64)
@@ -130,8 +135,7 @@ class LpipsDiversityEvaluator(Evaluator):
     name = "lpips_diversity"
 
     def __init__(self, num: int | None = None, cameras: _Dist | None = None, net: str = "alex",
-                 weights: str | None = None, pnet_rand: bool = False, device: str | torch.device | None = None,
-                 **_: object):
+                 weights: str | None = None, pnet_rand: bool = False, device: str | torch.device | None = None):
         self.num, self.cameras = num, cameras or FixedCameras()
         self.net_name, self.weights, self.pnet_rand, self._device = net, weights, pnet_rand, device
 

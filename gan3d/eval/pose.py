@@ -167,7 +167,7 @@ class PoseEvaluator(Evaluator):
     name = "pose"
 
     def __init__(self, backend: str = "mtcnn", num: int | None = None, cameras: _Dist | None = None,
-                 device: str | torch.device | None = None, detector=None, **_: object):
+                 device: str | torch.device | None = None, detector=None):
         if backend not in ("mtcnn", "dlib"):
             raise InputError(f"pose backend must be mtcnn (5 landmarks) or dlib (68 landmarks), got {backend!r}")
         self.backend, self.num, self.cameras, self._device, self.detector = backend, num, cameras, device, detector
@@ -181,13 +181,18 @@ class PoseEvaluator(Evaluator):
             self.detector = make_detector(self.backend, self._device or ctx.device)
         self.req_yaw, self.req_pitch, self.est = [], [], {"yaw": [], "pitch": [], "roll": []}
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> tuple[dict, np.ndarray, np.ndarray]:
+        """``(estimated yaw/pitch/roll [B] each, requested yaw [B], requested pitch [B])``."""
         faces = self.detector.detect(batch.images)
         est = estimate_pose(faces, tuple(batch.images.shape[-2:]), batch.camera.focal.cpu().numpy())
+        return {k: est[k] for k in self.est}, batch.yaw.cpu().numpy(), batch.pitch.cpu().numpy()
+
+    def update(self, request: SampleRequest, extracted: tuple[dict, np.ndarray, np.ndarray]) -> None:
+        est, yaw, pitch = extracted
         for k in self.est:
             self.est[k].append(est[k])
-        self.req_yaw.append(batch.yaw.cpu().numpy())
-        self.req_pitch.append(batch.pitch.cpu().numpy())
+        self.req_yaw.append(yaw)
+        self.req_pitch.append(pitch)
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
         est = {k: np.concatenate(v) if v else np.zeros(0) for k, v in self.est.items()}

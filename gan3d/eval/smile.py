@@ -58,7 +58,7 @@ class SmileEvaluator(Evaluator):
     name = "smile"
 
     def __init__(self, backend: str = "mtcnn", num: int | None = None, frames: int = 9, yaw_range: float = 0.5,
-                 pitch: float = 0.0, device: str | torch.device | None = None, detector=None, **_: object):
+                 pitch: float = 0.0, device: str | torch.device | None = None, detector=None):
         if backend not in ("mtcnn", "dlib"):
             raise InputError(f"smile backend must be mtcnn or dlib, got {backend!r}")
         if frames < 2:
@@ -78,9 +78,14 @@ class SmileEvaluator(Evaluator):
         self.values: list[np.ndarray] = []
         self.latents: list[np.ndarray] = []
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
-        self.values.append(smile_coefficient(self.detector.detect(batch.images)))
-        self.latents.append(batch.latent_index.cpu().numpy())
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> tuple[np.ndarray, np.ndarray]:
+        """``(smile coefficient [B], latent index [B])``."""
+        return smile_coefficient(self.detector.detect(batch.images)), batch.latent_index.cpu().numpy()
+
+    def update(self, request: SampleRequest, extracted: tuple[np.ndarray, np.ndarray]) -> None:
+        values, latents = extracted
+        self.values.append(values)
+        self.latents.append(latents)
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
         vals, lat = np.concatenate(self.values), np.concatenate(self.latents)

@@ -176,6 +176,18 @@ def test_deterministic_rendering_is_in_the_protocol_and_ignores_batching():
     assert "rendering" not in rd.protocol.canonical_json() and "rendering" in ra.protocol.canonical_json()
 
 
+def test_each_metric_is_handed_over_as_soon_as_it_is_complete(faces192):
+    """A run commits a metric when its last sample group is done, not at the end of the whole pass."""
+    G = PhotoGenerator(faces192, lambda z, yaw: "astronaut")
+    seen = []
+    first, pairs = Recorder("first", num=4), Recorder("pairs", num=4, views=2)
+    report = evaluate(G, [first, pairs], HarnessConfig(num=4, batch_size=2, device="cpu", progress=False),
+                      on_results=lambda ev, results: seen.append((ev.name, [r.name for r in results], G.calls)))
+    assert [s[:2] for s in seen] == [("first", ["first"]), ("pairs", ["pairs"])]
+    assert seen[0][2] == 2 and seen[1][2] == 2 + 4  # "first" handed over before any pair was rendered
+    assert [r.name for r in report.results] == ["first", "pairs"]
+
+
 def test_conditioning_camera_follows_the_request(faces192):
     seen = []
 
