@@ -29,3 +29,23 @@ def test_demo_picks_each_methods_flagship_without_cached_weights():
     assert "toy/sphere" not in picks or len(picks) == 1
     if importlib.util.find_spec("gan3d_eg3d"):
         assert "eg3d/ffhq512-128" in picks  # the catalogue's first variant, not the alphabetical first
+
+
+def test_demo_without_weights_runs_on_random_weights_and_labels_them(tmp_path, capsys):
+    """A real model whose weights are not here: loud message, and "random weights" on every row."""
+    import importlib.util
+
+    import pytest
+
+    if not importlib.util.find_spec("gan3d_eg3d"):
+        pytest.skip("the EG3D plugin is not installed")
+    code = main(["demo", "--models", "eg3d/shapenetcars128-64", "--seeds", "0", "--yaw", "0", "--num", "2",
+                 "--metrics", "pose", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "RANDOM WEIGHTS" in captured.out + captured.err
+    db = sqlite3.connect(tmp_path / "results.sqlite")
+    assert db.execute("SELECT DISTINCT model, weights_note FROM models").fetchall() == \
+        [("eg3d/shapenetcars128-64", "random weights")]
+    page = (tmp_path / "leaderboard.html").read_text()
+    assert "eg3d/shapenetcars128-64 <span class='random'>[random weights]</span>" in page

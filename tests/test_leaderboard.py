@@ -54,6 +54,8 @@ def test_formats(tmp_path, capsys):
     assert (tmp_path / "lb.html").read_text().startswith("<!doctype html>")
     assert main(["leaderboard", "--store", str(tmp_path / "none.sqlite")]) == 2
     assert "no results store" in capsys.readouterr().err
+    assert main(["leaderboard", "--store", str(store), "--grid", str(tmp_path / "nogrid.png")]) == 2
+    assert "nogrid.png does not exist" in capsys.readouterr().err
 
 
 def test_undefined_values_show_as_na_and_get_no_bar_chart():

@@ -23,6 +23,9 @@ def register(sub) -> None:
 def run(args) -> int:
     if not Path(args.store).is_file():
         raise InputError(f"no results store at {args.store}; run `gan3d evaluate` first or pass --store")
+    missing = [g for g in args.grid if not Path(g).is_file()]
+    if missing:
+        raise InputError(f"--grid {missing[0]} does not exist; give a grid.png that `gan3d compare` wrote")
     with ResultStore(args.store) as store:
         results = store.results()
     if args.out:
