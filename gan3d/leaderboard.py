@@ -56,10 +56,6 @@ class Published(BaseModel):
             raise ValueError(f"unknown metric {v!r}; use one of {', '.join(METRICS)}")
         return v
 
-    def text(self) -> str:
-        name = METRICS[self.metric][0]
-        return f"{name} {self.value:g} ({self.weights} weights; {self.protocol}; {self.source}, {self.where})"
-
 
 def published() -> list[Published]:
     """Every entry of ``gan3d/data/published.json``, validated."""
@@ -111,6 +107,11 @@ class Table:
     published: list[Published] = field(default_factory=list)  # every quoted number for this dataset
 
 
+# spellings cards used before one name per domain; results stored under them join today's tables
+_DATASET_ALIASES = {"ffhq": "FFHQ", "FFHQ (pose-rebalanced)": "FFHQ", "afhq-cat": "AFHQ cats",
+                    "AFHQv2 cats": "AFHQ cats", "ShapeNet cars (SRN)": "ShapeNet cars"}
+
+
 def build_tables(results: list[StoredResult], with_published: bool = True) -> list[Table]:
     """One table per dataset; the newest result wins per (model, metric, protocol).
 
@@ -119,7 +120,8 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
     """
     by_ds: dict[str, list[StoredResult]] = {}
     for r in results:
-        by_ds.setdefault(r.dataset or "unknown", []).append(r)
+        ds = r.dataset or "unknown"
+        by_ds.setdefault(_DATASET_ALIASES.get(ds, ds), []).append(r)
     pubs = published() if with_published else []
     tables = []
     for ds, rs in sorted(by_ds.items()):

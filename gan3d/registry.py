@@ -278,7 +278,7 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
         entry = _state().models[key]
         if isinstance(weights, str) and weights == "random":
             with torch.random.fork_rng(devices=[]):  # the caller's RNG stream is left as it was
-                torch.manual_seed(_name_seed(key))
+                torch.default_generator.manual_seed(_name_seed(key))  # the CPU stream only: CUDA's stay as they are
                 gen = entry.build(entry.card, None, "cpu")  # CPU init: the same numbers whatever the device
             gen.weights_note = "random weights"
         else:

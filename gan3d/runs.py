@@ -8,6 +8,7 @@ the rest.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -69,8 +70,10 @@ class RunConfig(BaseModel):
 
     def run_id(self) -> str:
         """Stable hash of everything that shapes the numbers (not of where they are stored)."""
-        payload = self.model_dump(exclude={"store", "device", "batch_size", "name"})
-        if payload["rendering"] == "default":  # keeps the ids of configs written before the field existed
+        payload = self.model_dump(exclude={"store", "device", "name"})
+        if payload["rendering"] == "deterministic":
+            del payload["batch_size"]  # only random rendering draws depend on the batch layout
+        else:
             del payload["rendering"]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -120,13 +123,24 @@ def parse_config(data: dict, source: str = "run config") -> RunConfig:
 
 def _semantic_problems(data: dict, bad_fields: set[str]) -> list[tuple[str, str]]:
     """What the field types cannot tell: each check runs only on fields that parsed."""
+    import torch
+
     from .errors import Gan3dError
     from .eval.cameras import camera_distribution
+    from .eval.fid import ReferenceImageError, ReferenceImages
+    from .eval.harness import EvalContext, HarnessConfig
     from .registry import check_device, evaluator_entry, list_evaluators
 
     out: list[tuple[str, str]] = []
     reference = data.get("reference")
-    if "cameras" not in bad_fields and "reference" not in bad_fields:
+    if reference is not None and "reference" not in bad_fields:
+        try:
+            ReferenceImages(reference)
+        except Gan3dError as e:
+            out.append(("reference", str(e).splitlines()[0]))
+            bad_fields = bad_fields | {"reference"}
+    cameras_need_reference = data.get("cameras") == "dataset"  # the labels come from the reference
+    if "cameras" not in bad_fields and not (cameras_need_reference and "reference" in bad_fields):
         try:
             camera_distribution(data.get("cameras", "gaussian"), reference)
         except Gan3dError as e:
@@ -144,16 +158,24 @@ def _semantic_problems(data: dict, bad_fields: set[str]) -> list[tuple[str, str]
         if name not in data.get("metrics", []):
             out.append((f"metric_options.{name}", f"options for a metric the run does not measure; add {name!r} "
                                                   f"to metrics or remove the section"))
+    ctx = EvalContext(None, HarnessConfig(num=1, progress=False), torch.device("cpu"))
     for metric in metrics:
         opts = dict(options.get(metric, {}))
-        if metric == "fid" and reference is not None and "ref" not in opts:
+        ref_from_top = metric == "fid" and "ref" not in opts
+        if ref_from_top and reference is not None:
             if "reference" in bad_fields:
                 continue
             opts["ref"] = reference
-        where = "reference" if metric == "fid" and "ref" not in options.get(metric, {}) else f"metric_options.{metric}"
+        where = f"metric_options.{metric}"
         try:
-            evaluator_entry(metric).build(**opts)
-        except Gan3dError as e:
+            ev = evaluator_entry(metric).build(**opts)
+            ev.requests(ctx)  # option values (cameras, num, ...) become sample requests here
+        except ReferenceImageError as e:
+            out.append(("reference" if ref_from_top else where, str(e).splitlines()[0]))
+        except ValidationError as e:
+            err = e.errors()[0]
+            out.append((where, f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"))
+        except (Gan3dError, TypeError, ValueError) as e:
             out.append((where, str(e).splitlines()[0]))
     return out
 
@@ -223,7 +245,9 @@ def init_distributed(device: str) -> tuple[int, int]:
         cuda = torch.cuda.is_available() and device != "cpu"
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
+        # rank 0 scores a finished metric (FID's first pass over the reference images can take long) while
+        # the others wait at the next gather: give collectives hours, not the 10-minute default
+        dist.init_process_group(backend="nccl" if cuda else "gloo", timeout=datetime.timedelta(hours=6))
     return dist.get_rank(), dist.get_world_size()
 
 

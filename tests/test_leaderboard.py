@@ -64,6 +64,13 @@ def test_undefined_values_show_as_na_and_get_no_bar_chart():
     assert "data:image/png;base64," not in leaderboard.render(rs, "html")
 
 
+def test_results_stored_under_older_dataset_spellings_join_todays_table():
+    rs = [_r("liftedgan/ffhq256", "fid", 30.0, ds="ffhq"), _r("eg3d/ffhqrebalanced512-128", "fid", 5.0,
+                                                                 ds="FFHQ (pose-rebalanced)")]
+    ffhq = leaderboard.build_tables(rs)[0]
+    assert ffhq.dataset == "FFHQ" and [r.model for r in ffhq.rows] == ["eg3d/ffhqrebalanced512-128", "liftedgan/ffhq256"]
+
+
 def test_random_weight_results_never_stand_for_real_ones():
     real = _r("eg3d/ffhq512-128", "fid", 4.5)
     rand = _r("eg3d/ffhq512-128", "fid", 300.0, note="random weights")

@@ -32,6 +32,10 @@ def test_config_is_typed_and_run_id_ignores_where_results_go(tmp_path):
     other = cfg.model_copy(update={"store": "elsewhere.sqlite", "device": "cpu"})
     assert other.run_id() == cfg.run_id()
     assert cfg.model_copy(update={"num": 5}).run_id() != cfg.run_id()
+    # random rendering draws depend on the batch layout, deterministic rendering does not
+    assert cfg.model_copy(update={"batch_size": 3}).run_id() != cfg.run_id()
+    det = cfg.model_copy(update={"rendering": "deterministic"})
+    assert det.run_id() != cfg.run_id() and det.model_copy(update={"batch_size": 3}).run_id() == det.run_id()
 
 
 def test_every_bad_field_is_named():
@@ -63,6 +67,14 @@ def test_what_would_fail_later_is_named_before_any_work(tmp_path, monkeypatch):
     assert not (tmp_path / "s.sqlite").exists()  # nothing written
     with pytest.raises(InputError, match="reference: FID needs reference images"):
         parse_config({"models": ["toy/sphere"], "metrics": ["fid"]})
+    # option values are tried too, and a metric's option errors are filed under its options
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "ref" / "a.png").write_bytes(b"")
+    with pytest.raises(InputError) as e:
+        parse_config({"models": ["toy/sphere"], "metrics": ["fid", "pose"], "reference": "ref",
+                      "metric_options": {"fid": {"kid_subset": 3}, "pose": {"num": "abc"}}})
+    assert "metric_options.fid: metric 'fid' has no option 'kid_subset'" in str(e.value)
+    assert "metric_options.pose: num: Input should be a valid integer" in str(e.value)
 
 
 def test_bad_files(tmp_path):
@@ -159,6 +171,9 @@ def test_torchrun_with_two_gloo_processes_equals_a_single_process_run(tmp_path):
     # the work was shared: LPIPS diversity renders 4 latents (two pairs) in batches of 2, one batch per process
     lpips_rows = [r for r in b if r[1] == "lpips_diversity"]
     assert lpips_rows and all(r[5]["images_by_rank"] == [2, 2] for r in lpips_rows), lpips_rows
+    # pose: 5 latents, whole batches of 2 (random rendering): rank 0 renders batches 0 and 2, rank 1 batch 1
+    pose_rows = [r for r in b if r[1].startswith("pose")]
+    assert pose_rows and all(r[5]["images_by_rank"] == [4, 2] for r in pose_rows), pose_rows
 
 
 def test_yaml_config_is_the_same_run_as_toml(tmp_path):

@@ -64,14 +64,21 @@ class SampleRequest(BaseModel):
     def resolved(self, default: _Dist) -> "SampleRequest":
         return self if self.cameras is not None else self.model_copy(update={"cameras": default})
 
+    def seed_key(self) -> str:
+        """What the samples are, as the protocol describes it (``num`` excluded; no local paths)."""
+        import json
+
+        cams = self.cameras.describe() if self.cameras is not None else None
+        return json.dumps({"views": self.views, "cameras": cams, "conditioning": self.conditioning}, sort_keys=True)
+
     def group_key(self) -> str:
         """Requests with the same key share their samples (``num`` excluded)."""
         import json
 
-        cams = self.cameras.describe() if self.cameras is not None else None
-        if self.cameras is not None and getattr(self.cameras, "path", None):
-            cams = dict(cams, path=str(self.cameras.path))
-        return json.dumps({"views": self.views, "cameras": cams, "conditioning": self.conditioning}, sort_keys=True)
+        key = json.loads(self.seed_key())
+        if self.cameras is not None and getattr(self.cameras, "path", None):  # same labels, read from one place
+            key["path"] = str(self.cameras.path)
+        return json.dumps(key, sort_keys=True)
 
 
 @dataclass
@@ -119,9 +126,10 @@ class HarnessConfig(BaseModel):
     batch_size: int = Field(8, ge=1)
     device: str = "auto"
     progress: bool = True
-    rendering: Literal["default", "deterministic"] = Field(
-        "default", description="'default': each model renders as its authors evaluate it (random ray jitter "
-                               "included); 'deterministic': every model in its deterministic form")
+    rendering: Literal["default", "deterministic"] | None = Field(
+        None, description="'default': each model renders as its authors evaluate it (random ray jitter "
+                          "included); 'deterministic': every model in its deterministic form; None: as the "
+                          "generator is set (G.set_deterministic)")
 
 
 @dataclass
@@ -132,6 +140,13 @@ class EvalContext:
     config: HarnessConfig
     device: torch.device
     resolution: int | None = None
+
+    @property
+    def rendering(self) -> str:
+        """``"deterministic"`` or ``"default"``: how the run's models render (other models too, e.g. lpips_pair's)."""
+        if self.config.rendering is not None:
+            return self.config.rendering
+        return "deterministic" if self.generator is not None and self.generator.deterministic else "default"
 
     def request(self, num: int | None = None, views: int = 1, cameras: _Dist | None = None,
                 conditioning: str = "frontal") -> SampleRequest:
@@ -148,7 +163,7 @@ class EvalContext:
                         camera_seed=cfg.camera_seed if cams.random else None, cameras=cams.describe(),
                         conditioning=request.conditioning, truncation_psi=float(cfg.truncation_psi),
                         truncation_cutoff=cfg.truncation_cutoff, resolution=self.resolution,
-                        rendering=cfg.rendering, **fields)
+                        rendering=self.rendering, **fields)
 
 
 class Evaluator:
@@ -267,14 +282,15 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     numbers equal a single-process run's for the same seeds.
 
     ``config.rendering`` puts the generator in its default or deterministic form for the call (its own
-    setting is restored afterwards).
+    setting is restored afterwards); ``None`` keeps the generator's setting (and the protocol records it).
     """
     cfg = config or HarnessConfig()
     device = resolve_device(cfg.device)
     if G.device != device and any(True for _ in G.parameters()):
         G = G.to(device)
     was_deterministic = G.deterministic
-    G.set_deterministic(cfg.rendering == "deterministic")
+    if cfg.rendering is not None:
+        G.set_deterministic(cfg.rendering == "deterministic")
     try:
         return _evaluate(G, evaluators, cfg, device, model, on_results)
     finally:
@@ -296,11 +312,17 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
                 g["request"] = g["request"].model_copy(update={"num": req.num})
             g["subs"].append((ev, req))
     last_group = {id(ev): key for key, g in groups.items() for ev, _ in g["subs"]}
+    groups_of: dict[int, list[str]] = {}
+    for key, g in groups.items():
+        for ev, _ in g["subs"]:
+            groups_of.setdefault(id(ev), []).append(key)
+    group_by_rank: dict[str, list[int]] = {}
     report = HarnessReport(results=[])
     timing = {ev.name: 0.0 for ev in evaluators}
     counts = {ev.name: 0 for ev in evaluators}
     rank, world = _dist()
     report.images_by_rank = [0] * world
+    group_by_rank.update({key: [0] * world for key in groups})
     for ev in evaluators:  # every process extracts features from what it renders, so every process sets up
         t = time.perf_counter()
         ev.begin(ctx)
@@ -316,8 +338,9 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
             details = dict(r.details)
             if random_rendering:  # what, besides the protocol, fixes this model's random draws
                 details["batch_size"] = cfg.batch_size
-            if world > 1:  # renders each process contributed to the pass so far
-                details["images_by_rank"] = list(report.images_by_rank)
+            if world > 1:  # renders each process contributed to this evaluator's samples
+                keys = dict.fromkeys(groups_of.get(id(ev), []))
+                details["images_by_rank"] = [sum(group_by_rank[k][r] for k in keys) for r in range(world)]
             update["details"] = details
             done.append(r.model_copy(update=update))
         report.results += done
@@ -341,19 +364,22 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
                 start = starts[mine]
                 # random rendering: whole batches, so the draws for a latent never depend on num
                 end = start + latents_per_batch if random_rendering else min(req.num, start + latents_per_batch)
-                _sync(device)
-                t = time.perf_counter()
+                # one seeded stream for rendering and extraction (lpips_pair renders a second model)
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    torch.manual_seed(_batch_seed(cfg, key, start))
+                    torch.manual_seed(_batch_seed(cfg, req.seed_key(), start))
+                    _sync(device)
+                    t = time.perf_counter()
                     batch = generate_batch(G, req, np.arange(start, end), cfg, cfg.batch_size)
-                _sync(device)
-                report.generator_seconds += time.perf_counter() - t
-                report.images += len(batch)
-                if ctx.resolution is None:
-                    ctx.resolution = int(batch.images.shape[-1])
-                if end > req.num:
-                    batch = batch.select(batch.latent_index < req.num)
-                payload = _extract(ctx, g, batch, timing, gathered=world > 1)
+                    _sync(device)
+                    report.generator_seconds += time.perf_counter() - t
+                    rendered = len(batch)
+                    report.images += rendered
+                    if ctx.resolution is None:
+                        ctx.resolution = int(batch.images.shape[-1])
+                    if end > req.num:
+                        batch = batch.select(batch.latent_index < req.num)
+                    payload = _extract(ctx, g, batch, timing, gathered=world > 1)
+                    payload["images"] = rendered
             if world > 1:
                 import torch.distributed as dist
 
@@ -366,10 +392,11 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
                 payloads = [(0, payload)]
             for r, p in payloads:
                 report.images_by_rank[r] += p["images"]
+                group_by_rank[key][r] += p["images"]
                 bar.update(_update(g, p, timing, counts))
         bar.close()
         if rank == 0:  # commit what is complete now: a later kill cannot take it
-            for ev in dict.fromkeys(ev for ev, _ in g["subs"]):
+            for ev in {id(ev): ev for ev, _ in g["subs"]}.values():  # evaluators need not be hashable
                 if last_group[id(ev)] == key:
                     finish(ev)
     report.evaluator_seconds = timing

@@ -102,6 +102,9 @@ class LpipsPairEvaluator(Evaluator):
         self.net = LpipsNet(self.net_name, self._device or ctx.device, self.weights, self.pnet_rand)
         self.dists: list[torch.Tensor] = []
         self.truncation = (ctx.config.truncation_psi, ctx.config.truncation_cutoff)
+        # the other model renders as the run's model does (its random draws follow the harness's seeded stream)
+        self._other_was_deterministic = self.other.deterministic
+        self.other.set_deterministic(ctx.rendering == "deterministic")
 
     def extract(self, request: SampleRequest, batch: SampleBatch) -> torch.Tensor:
         """LPIPS ``[B]`` between this model's images and the other model's on the same inputs."""
@@ -121,6 +124,7 @@ class LpipsPairEvaluator(Evaluator):
         self.dists.append(dists)
 
     def finalize(self, ctx: EvalContext) -> list[MetricResult]:
+        self.other.set_deterministic(self._other_was_deterministic)
         d = torch.cat(self.dists).double() if self.dists else torch.zeros(0, dtype=torch.float64)
         proto = ctx.protocol("lpips_pair", self.request, backbone=self.net.name, backbone_sha256=self.net.sha256,
                              options={"other_model": self.other_name})

@@ -162,6 +162,52 @@ def test_random_rendering_depends_on_seed_and_batch_size_only():
     assert r_solo.protocol_hash == r_other.protocol_hash  # comparable numbers, other random draws
 
 
+def test_random_draws_follow_the_protocol_not_local_paths(tmp_path):
+    """The same labels read from two folders: same protocol hash, same images."""
+    cams = gan3d.Camera.orbit([0.3, -0.2], [0.1, 0.0], radius=2.7)
+    labels = [[f"img{i}.png", row] for i, row in enumerate(cams.to_eg3d_label().tolist())]
+    runs = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "dataset.json").write_text(json.dumps({"labels": labels}))
+        rec = Recorder("r")
+        cfg = HarnessConfig(num=3, batch_size=2, device="cpu", progress=False,
+                            cameras=camera_distribution("dataset", dataset=tmp_path / folder))
+        runs.append((evaluate(NoisyGenerator(), [rec], cfg).results[0].protocol_hash, _images(rec)))
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_a_second_model_renders_like_the_first(monkeypatch):
+    """lpips_pair's other model: the run's rendering mode, and random draws from the seeded stream."""
+    from gan3d.eval.lpips import LpipsPairEvaluator
+
+    class L1:  # stands in for the LPIPS network (no backbone download): mean absolute difference
+        name, sha256 = "l1", None
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, x, y):
+            return (x - y).abs().mean((1, 2, 3))
+
+    monkeypatch.setattr("gan3d.eval.lpips.LpipsNet", L1)
+    cfg = HarnessConfig(num=3, batch_size=2, device="cpu", progress=False)
+    G, other = NoisyGenerator(), NoisyGenerator()
+    values = [evaluate(G, [LpipsPairEvaluator(other=other)], cfg).results[0].value for _ in range(2)]
+    assert values[0] == values[1] and values[0] > 0  # seeded: the same draws each time, not the same as G's
+    seen = []
+    other.synthesize = (lambda f: (lambda w, cam, **kw: (seen.append(other.deterministic), f(w, cam))[1]))(
+        other.synthesize)
+    det = evaluate(G, [LpipsPairEvaluator(other=other)], cfg.model_copy(update={"rendering": "deterministic"}))
+    assert seen and all(seen) and other.deterministic is False and det.results[0].value == 0.0
+
+
+def test_the_generators_own_setting_rules_when_the_config_names_none():
+    G = NoisyGenerator().set_deterministic(True)
+    r = evaluate(G, [Recorder("a", num=2)], HarnessConfig(num=2, device="cpu", progress=False)).results[0]
+    assert r.protocol.rendering == "deterministic" and G.deterministic is True
+
+
 def test_deterministic_rendering_is_in_the_protocol_and_ignores_batching():
     G = NoisyGenerator()
     det = HarnessConfig(num=5, batch_size=4, device="cpu", progress=False, rendering="deterministic")

@@ -35,6 +35,8 @@ def test_safe_form_round_trip_keeps_weights_and_mean_latents(small_generator, tm
     for k, v in small_generator.state_dict().items():
         assert torch.equal(G.state_dict()[k], v), k
     assert int(G.mean_latent_count) == 1024  # computed from the fixture's 1024 z, stored, not recomputed
+    G2 = gan3d.load(str(folder / "weights.pt"))  # the weights file of the pair works as well
+    assert isinstance(G2, CNeRFGenerator) and torch.equal(G2.mean_latent_count, G.mean_latent_count)
 
 
 def test_official_format_file_loads_strictly_through_the_hook(tmp_path):

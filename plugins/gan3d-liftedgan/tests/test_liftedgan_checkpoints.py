@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 import torch
@@ -124,6 +125,7 @@ def test_stylegan2_args_namespace_is_accepted(tmp_path, weights):
 def test_safe_form_round_trip(safe_folder, model, io):
     G = gan3d.load(safe_folder)
     assert torch.equal(G.w_mu, model.w_mu)
+    assert torch.equal(gan3d.load(Path(safe_folder) / "weights.pt").w_mu, model.w_mu)  # the weights file works too
     z = io["mapping"]["z"][:1]
     a = G(z, truncation_psi=0.7)
     b = model(z, truncation_psi=0.7)

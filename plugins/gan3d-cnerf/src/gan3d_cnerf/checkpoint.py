@@ -76,8 +76,10 @@ def load_safe(path: str | Path, device: str = "cpu") -> CNeRFGenerator:
 def load_checkpoint(path: Path, device: str = "cpu") -> CNeRFGenerator | None:
     """The ``gan3d_load_checkpoint`` hook: None for files of other methods."""
     path = Path(path)
+    if pretrained.read(path, "cnerf") is not None:  # the safe form: folder, config.json or its weights.pt
+        return load_safe(path, device)
     if path.is_dir() or path.suffix == ".json":
-        return load_safe(path, device) if pretrained.read(path, "cnerf") is not None else None
+        return None
     if not path.is_file() or path.suffix not in {".pt", ".pth", ".ckpt"}:
         return None
     ours_by_name = path.name == OFFICIAL_FILE or "cnerf" in path.name.lower()

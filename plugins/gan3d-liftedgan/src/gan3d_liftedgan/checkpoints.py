@@ -253,8 +253,10 @@ def recognise(path: Path, device: str = "cpu") -> LiftedGAN | None:
     """The ``gan3d_load_checkpoint`` logic: a LiftedGAN model if ``path`` is one, else None."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
+    if pretrained.read(path, "liftedgan") is not None:  # the safe form: folder, config.json or its weights.pt
+        return load_safe(path, device)
     if (path.is_dir() or path.suffix == ".json") and pretrained.find(path) is not None:
-        return load_safe(path, device) if pretrained.read(path, "liftedgan") is not None else None
+        return None  # another method's safe form
     if path.is_dir():
         if (path / "config.py").is_file() and any(path.glob("checkpoint_*.pth")):
             return load_official(path, device)

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import gan3d
+from gan3d import pretrained
 from gan3d.render import VolumeRenderer
-from gan3d.unpickle import load_state_dict
 
 CARD = gan3d.ModelCard(
     name="toy/sphere",
@@ -72,17 +72,12 @@ def _build(card, files, device):
 
 
 def _load_checkpoint(path, device):
-    """The toy's safe form: a folder whose config.json says ``"method": "toy"``."""
-    import json
-
-    cfg = path / "config.json" if path.is_dir() else path
-    if cfg.name != "config.json" or not cfg.is_file():
+    """The toy's safe form (what save_pretrained writes): None for anything else, so other plugins try."""
+    form = pretrained.read(path, "toy")
+    if form is None:
         return None
-    meta = json.loads(cfg.read_text())
-    if meta.get("method") != "toy":
-        return None
-    gen = ToySphere(gan3d.ModelCard(**meta["card"]))
-    gen.load_state_dict(load_state_dict(cfg.parent / "weights.pt"), strict=True)
+    gen = ToySphere(form.card())
+    gen.load_state_dict(form.state_dict(), strict=True)
     return gen.to(device)
 
 
