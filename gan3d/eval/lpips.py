@@ -153,8 +153,19 @@ class LpipsDiversityEvaluator(Evaluator):
         self.dists: list[torch.Tensor] = []
         self.carry: torch.Tensor | None = None
 
-    def update(self, request: SampleRequest, batch: SampleBatch) -> None:
-        imgs = batch.images
+    def extract(self, request: SampleRequest, batch: SampleBatch) -> torch.Tensor | SampleBatch:
+        """The pairs' distances ``[B/2]`` when the batch holds whole pairs; else the batch itself (its
+        pairs straddle batches: an odd ``batch_size``), to be paired in :meth:`update`."""
+        first = int(batch.latent_index[0]) if len(batch) else 0
+        if len(batch) % 2 or first % 2:
+            return batch
+        return self.net(batch.images[0::2], batch.images[1::2]).cpu()
+
+    def update(self, request: SampleRequest, extracted: torch.Tensor | SampleBatch) -> None:
+        if isinstance(extracted, torch.Tensor):  # whole pairs, already measured
+            self.dists.append(extracted)
+            return
+        imgs = extracted.images
         if self.carry is not None:
             imgs = torch.cat([self.carry.to(imgs.device), imgs])
         n = len(imgs) - len(imgs) % 2

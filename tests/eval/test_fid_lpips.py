@@ -147,6 +147,12 @@ def test_lpips_pair_and_diversity(faces192):
     div_flat = evaluate(flat, [LpipsDiversityEvaluator(num=6, pnet_rand=True)], cfg).results[0]
     assert div.n == 3 and div_flat.value < 1e-6 and div.value > div_flat.value
     assert div.protocol.cameras == FixedCameras().describe()
+    # an odd batch size makes pairs straddle batches (images passed on and paired in update); same numbers
+    torch.manual_seed(0)
+    even = evaluate(G, [LpipsDiversityEvaluator(num=7, pnet_rand=True)], cfg).results[0]
+    torch.manual_seed(0)  # the same random backbone
+    odd = evaluate(G, [LpipsDiversityEvaluator(num=7, pnet_rand=True)], cfg.model_copy(update={"batch_size": 3}))
+    assert odd.results[0].n == even.n == 3 and abs(odd.results[0].value - even.value) < 1e-6
 
 
 def test_lpips_backbone_weights_offline_errors_and_checks(tmp_path):
