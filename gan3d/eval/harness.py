@@ -311,18 +311,18 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
             if req.num > g["request"].num:
                 g["request"] = g["request"].model_copy(update={"num": req.num})
             g["subs"].append((ev, req))
-    last_group = {id(ev): key for key, g in groups.items() for ev, _ in g["subs"]}
-    groups_of: dict[int, list[str]] = {}
+    groups_of: dict[int, list[str]] = {}  # id(evaluator) -> its groups, in rendering order
     for key, g in groups.items():
         for ev, _ in g["subs"]:
-            groups_of.setdefault(id(ev), []).append(key)
-    group_by_rank: dict[str, list[int]] = {}
+            keys = groups_of.setdefault(id(ev), [])
+            if key not in keys:
+                keys.append(key)
     report = HarnessReport(results=[])
     timing = {ev.name: 0.0 for ev in evaluators}
     counts = {ev.name: 0 for ev in evaluators}
     rank, world = _dist()
     report.images_by_rank = [0] * world
-    group_by_rank.update({key: [0] * world for key in groups})
+    group_by_rank = {key: [0] * world for key in groups}
     for ev in evaluators:  # every process extracts features from what it renders, so every process sets up
         t = time.perf_counter()
         ev.begin(ctx)
@@ -339,8 +339,8 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
             if random_rendering:  # what, besides the protocol, fixes this model's random draws
                 details["batch_size"] = cfg.batch_size
             if world > 1:  # renders each process contributed to this evaluator's samples
-                keys = dict.fromkeys(groups_of.get(id(ev), []))
-                details["images_by_rank"] = [sum(group_by_rank[k][r] for k in keys) for r in range(world)]
+                details["images_by_rank"] = [sum(group_by_rank[k][i] for k in groups_of.get(id(ev), []))
+                                             for i in range(world)]
             update["details"] = details
             done.append(r.model_copy(update=update))
         report.results += done
@@ -348,7 +348,7 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
             on_results(ev, done)
 
     for ev in evaluators:  # evaluators without samples (none requested) are done before any rendering
-        if id(ev) not in last_group and rank == 0:
+        if id(ev) not in groups_of and rank == 0:
             finish(ev)
     for key, g in groups.items():
         req: SampleRequest = g["request"]
@@ -397,7 +397,7 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
         bar.close()
         if rank == 0:  # commit what is complete now: a later kill cannot take it
             for ev in {id(ev): ev for ev, _ in g["subs"]}.values():  # evaluators need not be hashable
-                if last_group[id(ev)] == key:
+                if groups_of[id(ev)][-1] == key:
                     finish(ev)
     report.evaluator_seconds = timing
     report.evaluator_images = counts
