@@ -15,6 +15,10 @@ class InputError(Gan3dError, ValueError):
     """A value given by the user is malformed (a tensor shape, a seed list, an angle, a radius)."""
 
 
+class DatasetError(InputError):
+    """A data set is missing, unreadable or inconsistent (labels, image sizes, mask classes)."""
+
+
 class UnknownModelError(Gan3dError, KeyError):
     """A model name that no installed plugin registers."""
 

