@@ -4,7 +4,7 @@
         [--checkpoint final_model.pt] [--iters 3]
 
 Without a checkpoint the official full-size architecture is built with random weights (speed does not
-depend on the values). ``--points`` is the number of sample points evaluated per pass of the local
+depend on the values). ``--points`` is the number of (sample point, class) pairs evaluated per pass of the local
 generators (the chunk size); memory grows with it, speed too until the device is saturated.
 """
 

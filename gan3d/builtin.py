@@ -1,4 +1,4 @@
-"""The core's own hook implementations (evaluators that ship with gan3d register here)."""
+"""The core's own hook implementations (evaluators, the StyleGAN2 trainer and its checkpoints register here)."""
 
 from __future__ import annotations
 
@@ -35,3 +35,18 @@ def gan3d_register_evaluators() -> list:
         EvaluatorEntry("lpips_diversity", _lazy("lpips", "LpipsDiversityEvaluator"),
                        "mean LPIPS between images of different latents"),
     ]
+
+
+@hookimpl
+def gan3d_register_trainers() -> list:
+    from .train.stylegan2 import ENTRY
+
+    return [ENTRY]
+
+
+@hookimpl
+def gan3d_load_checkpoint(path, device):
+    """StyleGAN2 (the ``stylegan2/...`` family): gan3d's safe form or a stylegan2-pytorch ``.pt``."""
+    from .stylegan2 import recognise
+
+    return recognise(path, device)

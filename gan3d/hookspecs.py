@@ -49,3 +49,9 @@ def gan3d_method_commands() -> list:
     """Return :class:`gan3d.registry.MethodCommand` items: one command name (``video``, ``inspect``) whose
     options and behaviour are the method's own. ``gan3d video MODEL ...`` dispatches on MODEL's method,
     so every method offers ``gan3d video`` without the plugins' command names clashing."""
+
+
+@hookspec
+def gan3d_register_trainers() -> list:
+    """Return :class:`gan3d.train.TrainerEntry` items: a method's trainer for ``gan3d train`` (its options
+    model, presets and ``build(options, data_info, device) -> gan3d.train.Trainer``)."""

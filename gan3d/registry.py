@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import importlib.metadata
@@ -79,6 +80,7 @@ class _State:
     models: dict[str, ModelEntry] = field(default_factory=dict)
     evaluators: dict[str, EvaluatorEntry] = field(default_factory=dict)
     commands: dict[tuple[str, str], MethodCommand] = field(default_factory=dict)
+    trainers: dict = field(default_factory=dict)  # method -> gan3d.train.TrainerEntry
     failed: dict[str, str] = field(default_factory=dict)
 
 
@@ -132,6 +134,15 @@ def _collect(state: _State) -> None:
         for entry in impl.function() or []:
             state.evaluators.setdefault(entry.name, EvaluatorEntry(entry.name, entry.create, entry.description,
                                                                    entry.plugin or plugin))
+    state.trainers.clear()
+    for impl in state.pm.hook.gan3d_register_trainers.get_hookimpls():
+        plugin = state.pm.get_name(impl.plugin) or ""
+        for entry in impl.function() or []:
+            if entry.method in state.trainers:
+                warnings.warn(f"trainer {entry.method!r} is registered twice ({state.trainers[entry.method].plugin} "
+                              f"and {plugin}); keeping the first", RuntimeWarning, stacklevel=2)
+                continue
+            state.trainers[entry.method] = dataclasses.replace(entry, plugin=entry.plugin or plugin)
 
 
 def _state() -> _State:
@@ -196,8 +207,14 @@ def model_entry(name: str) -> ModelEntry:
     if name not in models:
         from .catalog import install_hint
 
-        if (missing := install_hint(name)) is not None:
+        method = name.split("/", 1)[0]
+        installed = {m.card.method for m in models.values()}
+        # install advice only for a method no installed plugin provides; a typo gets the closest names
+        if method not in installed and (missing := install_hint(name)) is not None:
             raise UnknownModelError(missing)
+        if name in installed:
+            raise UnknownModelError(f"{name!r} is a method, not a model; give one of its models: "
+                                    f"{', '.join(n for n in sorted(models) if models[n].card.method == name)}")
         hint = _suggest(name, models)
         msg = f"unknown model {name!r}{hint}"
         if not hint:
@@ -228,6 +245,20 @@ def evaluator_entry(name: str) -> EvaluatorEntry:
     return evs[name]
 
 
+def list_trainers() -> list[str]:
+    """Methods with a registered trainer (``gan3d train --list``), sorted."""
+    return sorted(_state().trainers)
+
+
+def trainer_entry(method: str):
+    """The :class:`gan3d.train.TrainerEntry` of ``method``; an unknown method lists the registered ones."""
+    trainers = _state().trainers
+    if method not in trainers:
+        raise InputError(f"no trainer for method {method!r}{_suggest(method, trainers)}; registered trainers: "
+                         f"{', '.join(sorted(trainers)) or 'none (install a method plugin)'} (see `gan3d train --list`)")
+    return trainers[method]
+
+
 def _looks_like_path(s: str) -> bool:
     # "method/variant" names also contain a slash, so only an existing path, a checkpoint suffix or an
     # explicit ./ ~ / prefix make a string a path.
@@ -236,20 +267,29 @@ def _looks_like_path(s: str) -> bool:
 
 
 def check_device(device) -> str:
-    """A usable torch device string, or a clear error (unknown name, CUDA absent, index out of range)."""
+    """A usable torch device string, or a clear error (unknown name, CUDA/MPS absent, index out of range).
+
+    ``"auto"`` is CUDA when available, else the CPU.
+    """
     import torch
 
+    if str(device) == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError, TypeError):
-        raise InputError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+        raise InputError(f"unknown device {device!r}; use cpu, cuda, cuda:N, mps or auto") from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InputError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise InputError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    elif dev.type not in ("cpu", "mps"):
-        raise InputError(f"device {device!r} is not supported; use cpu or cuda")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise InputError(f"device {device!r} asked for, but Apple's MPS is not available here; use --device cpu")
+    elif dev.type != "cpu":
+        raise InputError(f"device {device!r} is not supported; use cpu, cuda, cuda:N, mps or auto")
     return str(dev)
 
 

@@ -78,11 +78,11 @@ class RunConfig(BaseModel):
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_config(path: str | os.PathLike) -> RunConfig:
-    """Read a run config; every invalid field is named in one error, before any work starts."""
+def read_config_file(path: str | os.PathLike, what: str = "run config") -> dict:
+    """The mapping in a TOML or YAML file (``what`` names the kind of config in errors)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"run config {str(path)!r} does not exist")
+        raise InputError(f"{what} {str(path)!r} does not exist")
     text = path.read_text()
     try:
         if path.suffix == ".toml":
@@ -95,10 +95,17 @@ def load_config(path: str | os.PathLike) -> RunConfig:
             except yaml.YAMLError as e:
                 raise InputError(f"{path}: not valid YAML: {e}") from None
         else:
-            raise InputError(f"run configs are .toml or .yaml files, got {path.name!r}")
+            raise InputError(f"{what}s are .toml or .yaml files, got {path.name!r}")
     except (tomllib.TOMLDecodeError, ValueError) as e:
         raise InputError(f"{path}: not valid {path.suffix[1:].upper()}: {e}") from None
-    return parse_config(data, str(path))
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a {what} is a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """Read a run config; every invalid field is named in one error, before any work starts."""
+    return parse_config(read_config_file(path), str(path))
 
 
 def parse_config(data: dict, source: str = "run config") -> RunConfig:
@@ -140,7 +147,10 @@ def _semantic_problems(data: dict, bad_fields: set[str]) -> list[tuple[str, str]
             out.append(("reference", str(e).splitlines()[0]))
             bad_fields = bad_fields | {"reference"}
     cameras_need_reference = data.get("cameras") == "dataset"  # the labels come from the reference
-    if "cameras" not in bad_fields and not (cameras_need_reference and "reference" in bad_fields):
+    if cameras_need_reference and reference is None:  # the command line's flag would be the wrong advice here
+        out.append(("cameras", 'cameras = "dataset" takes the cameras from the reference dataset\'s labels; set '
+                               'reference = "PATH" (an EG3D dataset zip or folder with dataset.json)'))
+    elif "cameras" not in bad_fields and not (cameras_need_reference and "reference" in bad_fields):
         try:
             camera_distribution(data.get("cameras", "gaussian"), reference)
         except Gan3dError as e:
@@ -251,7 +261,7 @@ def init_distributed(device: str) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def execute(cfg: RunConfig, progress: bool = True) -> list:
+def execute(cfg: RunConfig, progress: bool = True, kimg: float | None = None) -> list:
     """Run ``cfg`` into its store; what is already stored for this config is skipped (resume).
 
     Each model's metrics share one pass of the harness (samples are produced once); a metric's rows are
@@ -261,6 +271,8 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
     Under ``torchrun``, every process renders a share of the samples and extracts their features; rank
     0 decides what is left to do, gathers the features, scores them and alone writes to the store
     (each row's details name how many renders each process contributed).
+
+    ``kimg``: the models are a training run's snapshot at this progress (stored with each result).
     """
     import torch
 
@@ -320,7 +332,7 @@ def execute(cfg: RunConfig, progress: bool = True) -> list:
                     run_id=run_id, model=model, metric=r.name, evaluator=metric_of[id(ev)],
                     value=r.value, spread=r.spread, n=r.n, protocol_hash=r.protocol_hash,
                     protocol=r.protocol.model_dump(mode="json"), dataset=G.card.dataset, seconds=r.seconds,
-                    extra={"details": r.details, "spread_kind": r.spread_kind}) for r in results])
+                    extra={"details": r.details, "spread_kind": r.spread_kind}, kimg=kimg) for r in results])
 
             evaluate(G, list(evaluators.values()), harness_cfg.model_copy(update={"device": str(device)}),
                      model=model, on_results=commit)

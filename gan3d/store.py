@@ -64,6 +64,8 @@ class StoredResult(BaseModel):
     versions: dict = Field(default_factory=dict)
     extra: dict = Field(default_factory=dict)
     weights_note: str = ""
+    kimg: float | None = Field(None, description="training progress of the measured weights (a training run's "
+                                                 "snapshot), for metric-against-kimg curves; None otherwise")
 
 
 def package_versions() -> dict[str, str]:
@@ -192,11 +194,14 @@ class ResultStore:
 
     def _insert(self, r: StoredResult) -> int:
         value = None if r.value != r.value else float(r.value)  # NaN (undefined) is stored as NULL
+        extra = dict(r.extra)
+        if r.kimg is not None:  # kept in extra_json: the table (and older gan3d versions' writes) stay as they are
+            extra["kimg"] = float(r.kimg)
         cur = self._db.execute(
             "INSERT OR IGNORE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (r.run_id, r.model, r.metric, r.evaluator or r.metric, value, r.spread, int(r.n), r.protocol_hash,
              json.dumps(r.protocol, sort_keys=True), r.dataset, r.seconds, r.created or _now(),
-             json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(r.extra, sort_keys=True)))
+             json.dumps(r.versions or package_versions(), sort_keys=True), json.dumps(extra, sort_keys=True)))
         return cur.rowcount
 
     # ------------------------------------------------------------------------------------- reading
@@ -215,10 +220,12 @@ class ResultStore:
             args = (run_id,)
         out = []
         for row in self._db.execute(q + " ORDER BY r.created, r.model, r.metric", args).fetchall():
+            extra = json.loads(row[13])
+            kimg = extra.pop("kimg", None)
             out.append(StoredResult(run_id=row[0], model=row[1], metric=row[2], evaluator=row[3], value=float("nan") if row[4] is None else row[4],
                                     spread=row[5], n=row[6], protocol_hash=row[7], protocol=json.loads(row[8]),
                                     dataset=row[9], seconds=row[10], created=row[11], versions=json.loads(row[12]),
-                                    extra=json.loads(row[13]), weights_note=row[14]))
+                                    extra=extra, weights_note=row[14], kimg=kimg))
         return out
 
     def runs(self) -> list[dict]:

@@ -166,6 +166,10 @@ class EvalContext:
                         rendering=self.rendering, **fields)
 
 
+class MetricNotApplicable(InputError):
+    """A metric was asked of a model it does not apply to (e.g. a multi-view metric of a 2D GAN)."""
+
+
 class Evaluator:
     """Base class of evaluators.
 
@@ -181,6 +185,9 @@ class Evaluator:
     """
 
     name: str = "evaluator"
+    # True for metrics that compare a latent across camera views (identity, pose, expression along a sweep):
+    # they do not apply to generators whose ``is_3d`` is False (2D GANs such as StyleGAN2 teachers)
+    needs_views: bool = False
 
     def requests(self, ctx: EvalContext) -> list[SampleRequest]:
         raise NotImplementedError
@@ -285,6 +292,12 @@ def evaluate(G: Generator, evaluators: Sequence[Evaluator], config: HarnessConfi
     setting is restored afterwards); ``None`` keeps the generator's setting (and the protocol records it).
     """
     cfg = config or HarnessConfig()
+    if not getattr(G, "is_3d", True):
+        na = [ev.name for ev in evaluators if ev.needs_views]
+        if na:
+            reason = getattr(G, "not_3d_reason", "it is not a 3D-aware generator")
+            raise MetricNotApplicable(f"{', '.join(na)}: n/a for {G.card.name}: {reason}; measure it with fid, "
+                                      f"lpips_pair or lpips_diversity")
     device = resolve_device(cfg.device)
     if G.device != device and any(True for _ in G.parameters()):
         G = G.to(device)

@@ -136,6 +136,7 @@ class IdentityEvaluator(Evaluator):
     """
 
     name = "id"
+    needs_views = True
 
     def __init__(self, backend: str = "facenet", num: int | None = None, cameras: _Dist | None = None,
                  weights: str | None = None, device: str | torch.device | None = None, embedder=None):

@@ -165,6 +165,7 @@ class PoseEvaluator(Evaluator):
     """
 
     name = "pose"
+    needs_views = True
 
     def __init__(self, backend: str = "mtcnn", num: int | None = None, cameras: _Dist | None = None,
                  device: str | torch.device | None = None, detector=None):

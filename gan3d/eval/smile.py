@@ -56,6 +56,7 @@ class SmileEvaluator(Evaluator):
     """
 
     name = "smile"
+    needs_views = True
 
     def __init__(self, backend: str = "mtcnn", num: int | None = None, frames: int = 9, yaw_range: float = 0.5,
                  pitch: float = 0.0, device: str | torch.device | None = None, detector=None):

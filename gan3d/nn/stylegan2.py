@@ -18,9 +18,23 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "Blur", "EqualConv2d", "EqualLinear", "FusedLeakyReLU", "ModulatedConv2d", "NoiseInjection", "PixelNorm",
-    "StyledConv", "ToRGB", "Upsample", "fused_leaky_relu", "make_kernel", "upfirdn2d",
+    "Blur", "ConstantInput", "ConvLayer", "Discriminator", "EqualConv2d", "EqualLinear", "FusedLeakyReLU",
+    "ModulatedConv2d", "NoiseInjection", "PixelNorm", "ResBlock", "SLIM_CHANNELS", "SLIM_D_CHANNELS",
+    "StyleGAN2Generator", "StyledConv", "ToRGB", "Upsample", "fused_leaky_relu", "make_kernel",
+    "minibatch_stddev", "rosinality_channels", "upfirdn2d",
 ]
+
+# LiftedGAN's slim tables (its vendored stylegan2-pytorch, shared/reference/liftedgan-training.md 1.3);
+# rosinality's own defaults are :func:`rosinality_channels`.
+SLIM_CHANNELS: dict[int, int] = {4: 512, 8: 512, 16: 256, 32: 128, 64: 64, 128: 32, 256: 16}
+SLIM_D_CHANNELS: dict[int, int] = {4: 512, 8: 512, 16: 512, 32: 256, 64: 128, 128: 64, 256: 32}
+
+
+def rosinality_channels(channel_multiplier: int = 2) -> dict[int, int]:
+    """rosinality/stylegan2-pytorch's channel table (generator and discriminator) for a channel multiplier."""
+    cm = channel_multiplier
+    return {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm, 512: 32 * cm,
+            1024: 16 * cm}
 
 BLUR_TAPS: tuple[float, ...] = (1, 3, 3, 1)
 
@@ -249,3 +263,185 @@ class ToRGB(nn.Module):
         if skip is not None:
             out = out + (skip if self.upsample is None else self.upsample(skip))
         return out
+
+
+class ConstantInput(nn.Module):
+    """The learned ``[1,C,size,size]`` input of the synthesis network, repeated over the batch."""
+
+    def __init__(self, channels: int, size: int = 4):
+        super().__init__()
+        self.input = nn.Parameter(torch.randn(1, channels, size, size))
+
+    def forward(self, batch: int) -> torch.Tensor:
+        return self.input.repeat(batch, 1, 1, 1)
+
+
+class StyleGAN2Generator(nn.Module):
+    """rosinality's StyleGAN2 generator (``Generator`` of stylegan2-pytorch), key for key.
+
+    ``style`` is the mapping network (PixelNorm + ``n_mlp`` equalised linear layers with lr_mul
+    ``lr_mlp``); ``noises.noise_*`` are the fixed noise maps drawn at construction (what ``g_ema``
+    stores and LiftedGAN renders with). ``channels`` maps each resolution 4..size to its width.
+    """
+
+    def __init__(self, size: int = 256, style_dim: int = 512, n_mlp: int = 8, channels: dict[int, int] | None = None,
+                 lr_mlp: float = 0.01):
+        super().__init__()
+        channels = {int(k): int(v) for k, v in (channels or SLIM_CHANNELS).items()}
+        log_size = int(math.log2(size))
+        if 2 ** log_size != size or size < 4:
+            raise ValueError(f"StyleGAN2 sizes are powers of two >= 4, got {size}")
+        missing = [2 ** i for i in range(2, log_size + 1) if 2 ** i not in channels]
+        if missing:
+            raise ValueError(f"the channel table lacks resolution(s) {missing}")
+        self.size, self.style_dim, self.n_mlp, self.lr_mlp = size, style_dim, n_mlp, lr_mlp
+        self.channels = {r: c for r, c in channels.items() if r <= size}
+        self.style = nn.Sequential(PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation=True)
+                                                  for _ in range(n_mlp)])
+        self.input = ConstantInput(channels[4])
+        self.conv1 = StyledConv(channels[4], channels[4], 3, style_dim)
+        self.to_rgb1 = ToRGB(channels[4], style_dim, upsample=False)
+        self.log_size = log_size
+        self.num_layers = (log_size - 2) * 2 + 1
+        self.n_latent = log_size * 2 - 2
+        self.convs = nn.ModuleList()
+        self.to_rgbs = nn.ModuleList()
+        self.noises = nn.Module()
+        for i in range(self.num_layers):
+            res = 2 ** ((i + 5) // 2)
+            self.noises.register_buffer(f"noise_{i}", torch.randn(1, 1, res, res))
+        in_ch = channels[4]
+        for i in range(3, log_size + 1):
+            out_ch = channels[2 ** i]
+            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim))
+            in_ch = out_ch
+
+    def mapping(self, z: torch.Tensor) -> torch.Tensor:
+        """``z [B,style_dim]`` -> ``w [B,style_dim]``."""
+        return self.style(z)
+
+    def noise_shapes(self, batch: int) -> list[tuple[int, int, int, int]]:
+        """Shapes ``[B,1,r,r]`` of the per-layer noise maps :meth:`synthesis` takes."""
+        return [(batch, 1, 2 ** ((i + 5) // 2), 2 ** ((i + 5) // 2)) for i in range(self.num_layers)]
+
+    def stored_noise(self) -> list[torch.Tensor]:
+        return [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)]
+
+    def synthesis(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image ``[B,3,size,size]`` (unclamped) and the last StyledConv feature ``[B,channels[size],size,size]``.
+
+        ``ws``: one ``w [B,style_dim]`` for every layer, or per-layer ``[B,n_latent,style_dim]`` (style
+        mixing). Layer order as rosinality: conv1 and to_rgb1 take ``ws[:,0]`` and ``ws[:,1]``; block k's two
+        convs and ToRGB take ``ws[:,1+2k]``, ``ws[:,2+2k]``, ``ws[:,3+2k]``. ``noise``: per-layer maps
+        (:meth:`noise_shapes`), default the stored ones.
+        """
+        if noise is None:
+            noise = self.stored_noise()
+        if ws.ndim == 2:
+            def style(_: int) -> torch.Tensor:
+                return ws
+        else:
+            def style(i: int) -> torch.Tensor:
+                return ws[:, i]
+        out = self.input(ws.shape[0])
+        out = self.conv1(out, style(0), noise[0])
+        skip = self.to_rgb1(out, style(1))
+        for k, to_rgb in enumerate(self.to_rgbs):
+            out = self.convs[2 * k](out, style(1 + 2 * k), noise[2 * k + 1])
+            out = self.convs[2 * k + 1](out, style(2 + 2 * k), noise[2 * k + 2])
+            skip = to_rgb(out, style(3 + 2 * k), skip)
+        return skip, out
+
+    def mix(self, ws: list[torch.Tensor], crossover: int | None) -> torch.Tensor:
+        """Per-layer styles ``[B,n_latent,D]``: ``ws[0]`` for layers ``< crossover``, ``ws[1]`` from there
+        (rosinality's style mixing); with one ``w`` every layer gets it."""
+        if len(ws) == 1 or crossover is None:
+            return ws[0][:, None].repeat(1, self.n_latent, 1)
+        return torch.cat((ws[0][:, None].repeat(1, crossover, 1),
+                          ws[1][:, None].repeat(1, self.n_latent - crossover, 1)), 1)
+
+
+def minibatch_stddev(x: torch.Tensor, group_size: int = 4) -> torch.Tensor:
+    """rosinality's minibatch standard deviation: ``[B,C,H,W] -> [B,C+1,H,W]``.
+
+    Samples ``i`` and ``i + B/G`` (``G = min(B, group_size)``, which must divide ``B``) form a group; the
+    appended channel is the group's std (no Bessel correction, ``+1e-8`` inside the root) averaged over
+    C, H and W.
+    """
+    B, C, H, W = x.shape
+    G = min(B, group_size)
+    if B % G:
+        raise ValueError(f"minibatch stddev: the batch {B} must be divisible by the group size {G}")
+    s = x.view(G, -1, 1, C, H, W)
+    s = torch.sqrt(s.var(0, unbiased=False) + 1e-8)
+    s = s.mean([2, 3, 4], keepdim=True).squeeze(2)
+    return torch.cat((x, s.repeat(G, 1, H, W)), 1)
+
+
+class ConvLayer(nn.Sequential):
+    """rosinality's ConvLayer ``[B,in,H,W] -> [B,out,H',W']``: (FIR blur when down-sampling) -> stride-2 or
+    same-size EqualConv2d -> bias + leaky-ReLU. Keys ``0, 1, 2`` as in rosinality's checkpoints."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel_size: int, downsample: bool = False, bias: bool = True,
+                 activate: bool = True, blur_kernel: Sequence[float] = BLUR_TAPS):
+        layers: list[nn.Module] = []
+        if downsample:
+            p = (len(blur_kernel) - 2) + (kernel_size - 1)
+            layers.append(Blur(blur_kernel, pad=((p + 1) // 2, p // 2)))
+        layers.append(EqualConv2d(in_ch, out_ch, kernel_size, stride=2 if downsample else 1,
+                                  padding=0 if downsample else kernel_size // 2, bias=bias and not activate))
+        if activate:
+            layers.append(FusedLeakyReLU(out_ch))
+        super().__init__(*layers)
+
+
+class ResBlock(nn.Module):
+    """The discriminator's residual block ``[B,in,H,W] -> [B,out,H/2,W/2]``; the sum is divided by sqrt(2)
+    to keep the variance of the two added branches."""
+
+    def __init__(self, in_ch: int, out_ch: int, blur_kernel: Sequence[float] = BLUR_TAPS):
+        super().__init__()
+        self.conv1 = ConvLayer(in_ch, in_ch, 3, blur_kernel=blur_kernel)
+        self.conv2 = ConvLayer(in_ch, out_ch, 3, downsample=True, blur_kernel=blur_kernel)
+        self.skip = ConvLayer(in_ch, out_ch, 1, downsample=True, activate=False, bias=False, blur_kernel=blur_kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.conv2(self.conv1(x)) + self.skip(x)) / math.sqrt(2)
+
+
+class Discriminator(nn.Module):
+    """rosinality's StyleGAN2 discriminator, key for key: ``[B,3,size,size]`` in [-1,1] -> logits ``[B,1]``.
+
+    fromRGB (1x1), one :class:`ResBlock` per resolution down to 4x4, minibatch stddev (group 4), a 3x3
+    conv and two equalised linear layers. ``channels`` maps each resolution 4..size to its width.
+    """
+
+    def __init__(self, size: int = 256, channels: dict[int, int] | None = None, stddev_group: int = 4):
+        super().__init__()
+        channels = {int(k): int(v) for k, v in (channels or SLIM_D_CHANNELS).items()}
+        log_size = int(math.log2(size))
+        missing = [2 ** i for i in range(2, log_size + 1) if 2 ** i not in channels]
+        if 2 ** log_size != size or missing:
+            raise ValueError(f"discriminator size {size} must be a power of two with a width for every "
+                             f"resolution (missing {missing})")
+        self.size = size
+        self.channels = {r: c for r, c in channels.items() if r <= size}
+        self.stddev_group = stddev_group
+        convs: list[nn.Module] = [ConvLayer(3, channels[size], 1)]
+        in_ch = channels[size]
+        for i in range(log_size, 2, -1):
+            out_ch = channels[2 ** (i - 1)]
+            convs.append(ResBlock(in_ch, out_ch))
+            in_ch = out_ch
+        self.convs = nn.Sequential(*convs)
+        self.final_conv = ConvLayer(in_ch + 1, channels[4], 3)
+        self.final_linear = nn.Sequential(EqualLinear(channels[4] * 4 * 4, channels[4], activation=True),
+                                          EqualLinear(channels[4], 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        out = minibatch_stddev(self.convs(image), self.stddev_group)
+        out = self.final_conv(out)
+        return self.final_linear(out.reshape(out.shape[0], -1))

@@ -10,7 +10,9 @@ The steps follow EG3D's ``ImportanceRenderer`` exactly (so its checkpoints repro
 5. mid-point alpha compositing (:func:`mip_ray_march`).
 
 ``deterministic=True`` replaces the two random draws (stratified jitter, pdf samples) with their
-deterministic forms (zero jitter, ``u = linspace(0, 1, n)``).
+deterministic forms (zero jitter, ``u = linspace(0, 1, n)``). Training passes ``draws`` (anything with
+``rand(name, shape, device)``, e.g. :class:`gan3d.train.Draws`) so both draws are replayable; they are
+named ``render/stratified_u`` and ``render/importance_u``.
 """
 
 from __future__ import annotations
@@ -53,24 +55,27 @@ def ray_grid(camera: Camera, resolution: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def stratified_depths(
-    origins: torch.Tensor, ray_start: float, ray_end: float, num_samples: int, deterministic: bool = False
+    origins: torch.Tensor, ray_start: float, ray_end: float, num_samples: int, deterministic: bool = False,
+    draws=None,
 ) -> torch.Tensor:
     """Evenly spaced depths ``[B,M,D,1]`` from ``ray_start`` to ``ray_end``.
 
     Stochastic mode adds one uniform jitter in ``[0, delta)`` per sample (so the last one may pass
-    ``ray_end``), as EG3D does; deterministic mode adds nothing.
+    ``ray_end``), as EG3D does, drawn from ``draws`` when given; deterministic mode adds nothing.
     """
     B, M = origins.shape[:2]
     depths = torch.linspace(ray_start, ray_end, num_samples, device=origins.device)
     depths = depths.reshape(1, 1, num_samples, 1).repeat(B, M, 1, 1)
     if not deterministic:
         delta = (ray_end - ray_start) / (num_samples - 1)
-        depths = depths + torch.rand_like(depths) * delta
+        u = (draws.rand("render/stratified_u", depths.shape, depths.device) if draws is not None
+             else torch.rand_like(depths))
+        depths = depths + u * delta
     return depths
 
 
 def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, n: int, deterministic: bool = False,
-               eps: float = 1e-5) -> torch.Tensor:
+               eps: float = 1e-5, draws=None) -> torch.Tensor:
     """Inverse-transform samples ``[R,n]`` from the piecewise-constant pdf ``weights [R,K-1]`` on ``bins [R,K]``."""
     R = weights.shape[0]
     weights = weights + eps
@@ -79,7 +84,8 @@ def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, n: int, deterministic:
     if deterministic:
         u = torch.linspace(0, 1, n, device=bins.device).expand(R, n).contiguous()
     else:
-        u = torch.rand(R, n, device=bins.device)
+        u = (draws.rand("render/importance_u", (R, n), bins.device) if draws is not None
+             else torch.rand(R, n, device=bins.device))
     inds = torch.searchsorted(cdf, u, right=True)
     below = torch.clamp_min(inds - 1, 0)
     above = torch.clamp_max(inds, cdf.shape[-1] - 1)
@@ -93,7 +99,7 @@ def sample_pdf(bins: torch.Tensor, weights: torch.Tensor, n: int, deterministic:
 
 @torch.no_grad()
 def importance_depths(depths: torch.Tensor, weights: torch.Tensor, num_importance: int,
-                      deterministic: bool = False) -> torch.Tensor:
+                      deterministic: bool = False, draws=None) -> torch.Tensor:
     """Fine depths ``[B,M,N_imp,1]`` from coarse ``depths [B,M,D,1]`` and their weights ``[B,M,D-1,1]``.
 
     The weights are smoothed (max-pool 2, avg-pool 2, +0.01); bins are the coarse mid-points and the
@@ -105,7 +111,7 @@ def importance_depths(depths: torch.Tensor, weights: torch.Tensor, num_importanc
     w = F.avg_pool1d(w, 2, 1).squeeze(1) + 0.01
     z = depths.reshape(B * M, D)
     mids = 0.5 * (z[:, :-1] + z[:, 1:])
-    fine = sample_pdf(mids, w[:, 1:-1], num_importance, deterministic)
+    fine = sample_pdf(mids, w[:, 1:-1], num_importance, deterministic, draws=draws)
     return fine.detach().reshape(B, M, num_importance, 1)
 
 
@@ -183,24 +189,24 @@ class VolumeRenderer(Renderer):
         self.max_points = max_points
 
     def render_rays(self, field: Field, origins: torch.Tensor, dirs: torch.Tensor, deterministic: bool = False,
-                    depth_range=None):
+                    depth_range=None, draws=None):
         """Composite along rays ``[B,M,3]`` -> ``(features [B,M,C], depth [B,M,1], weights [B,M,S-1,1])``.
 
         ``depth_range=None`` clamps depth to the range of these rays' samples (one pass over every ray,
         EG3D's behaviour); ``(-inf, inf)`` leaves it unclamped for a later global clamp.
         """
-        rgb, depth, weights, _ = self._render_rays(field, origins, dirs, deterministic, depth_range)
+        rgb, depth, weights, _ = self._render_rays(field, origins, dirs, deterministic, depth_range, draws)
         return rgb, depth, weights
 
-    def _render_rays(self, field, origins, dirs, deterministic, depth_range):
-        depths = stratified_depths(origins, self.ray_start, self.ray_end, self.num_samples, deterministic)
+    def _render_rays(self, field, origins, dirs, deterministic, depth_range, draws=None):
+        depths = stratified_depths(origins, self.ray_start, self.ray_end, self.num_samples, deterministic, draws)
         colors, densities = self._query(field, origins, dirs, depths)
         if self.num_importance <= 0:
             rgb, depth, weights = mip_ray_march(colors, densities, depths, self.white_back, depth_range)
             return rgb, depth, weights, (torch.min(depths), torch.max(depths))
         with torch.no_grad():  # only the weights are needed; no compositing of features
             weights = _march_weights(densities, depths)
-        fine = importance_depths(depths, weights, self.num_importance, deterministic)
+        fine = importance_depths(depths, weights, self.num_importance, deterministic, draws)
         colors_f, densities_f = self._query(field, origins, dirs, fine)
         return _composite_two_sets(depths, colors, densities, fine, colors_f, densities_f, self.white_back,
                                    depth_range)
@@ -221,16 +227,20 @@ class VolumeRenderer(Renderer):
             chunk = min(chunk, max(1, int(self.max_points) // per_ray))
         return max(1, chunk)
 
-    def render(self, field: Field, camera: Camera, resolution: int, deterministic: bool = False) -> RenderOutput:
-        """Render ``field`` from ``camera`` at ``resolution x resolution`` -> :class:`~gan3d.RenderOutput`."""
+    def render(self, field: Field, camera: Camera, resolution: int, deterministic: bool = False,
+               draws=None) -> RenderOutput:
+        """Render ``field`` from ``camera`` at ``resolution x resolution`` -> :class:`~gan3d.RenderOutput`.
+
+        ``draws``: the source of the stochastic mode's random numbers (see the module docstring).
+        """
         origins, dirs = ray_grid(camera, resolution)
         B, M = origins.shape[:2]
         chunk = self.rays_per_chunk(B, M)
         if chunk >= M:
-            feats, depth, weights = self.render_rays(field, origins, dirs, deterministic)
+            feats, depth, weights = self.render_rays(field, origins, dirs, deterministic, draws=draws)
             opacity = weights.sum(2)
         else:
-            feats, depth, opacity = self._render_chunked(field, origins, dirs, chunk, deterministic)
+            feats, depth, opacity = self._render_chunked(field, origins, dirs, chunk, deterministic, draws)
         H = W = resolution
         return RenderOutput(
             features=feats.permute(0, 2, 1).reshape(B, -1, H, W).contiguous(),
@@ -238,7 +248,7 @@ class VolumeRenderer(Renderer):
             opacity=opacity.permute(0, 2, 1).reshape(B, 1, H, W),
         )
 
-    def _render_chunked(self, field, origins, dirs, chunk, deterministic):
+    def _render_chunked(self, field, origins, dirs, chunk, deterministic, draws=None):
         # EG3D clamps the composited depth to the min/max over *all* samples of the batch (coarse and
         # fine, jittered or not). Render every chunk unclamped, track the sample range, clamp at the end:
         # identical to one pass in both modes.
@@ -246,7 +256,7 @@ class VolumeRenderer(Renderer):
         feats, depths_out, opac, los, his = [], [], [], [], []
         for s in range(0, origins.shape[1], chunk):
             o, d = origins[:, s:s + chunk], dirs[:, s:s + chunk]
-            f, dep, w, (lo, hi) = self._render_rays(field, o, d, deterministic, (-inf, inf))
+            f, dep, w, (lo, hi) = self._render_rays(field, o, d, deterministic, (-inf, inf), draws)
             feats.append(f)
             depths_out.append(dep)
             opac.append(w.sum(2))

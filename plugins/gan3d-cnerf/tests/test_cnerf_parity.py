@@ -9,6 +9,9 @@ import torch
 
 LOW = 1e-4    # low-res image, mask, points, weights, features
 HIGH = 5e-4   # decoder image and high-res mask
+# latents reach |w| ~ 3, where a float32 ulp is 2.4e-7: a few ulps, since the mapping's summation order
+# depends on the CPU's matmul kernels (1e-6 failed by 7% on one machine with identical code)
+W_TOL = 2e-6
 
 
 def maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -55,8 +58,8 @@ def test_fixture_weights_load_strictly_and_mean_latents_match(small_generator, o
     out = official_io["outputs"]
     sd = torch.load(cnerf_fixture_dir / "weights.pt", map_location="cpu", weights_only=True)
     assert set(sd) == set(small_generator.official_keys())
-    assert maxdiff(small_generator.mean_latent_renderer, out["mean_latent_renderer"]) <= 1e-6
-    assert maxdiff(small_generator.mean_latent_decoder, out["mean_latent_decoder"]) <= 1e-6
+    assert maxdiff(small_generator.mean_latent_renderer, out["mean_latent_renderer"]) <= W_TOL
+    assert maxdiff(small_generator.mean_latent_decoder, out["mean_latent_decoder"]) <= W_TOL
 
 
 def test_local_generators_per_point(small_generator, official_io):
@@ -89,7 +92,7 @@ def test_case_a_plain_forward(small_generator, official_io, fixture_cameras):
     G = small_generator
     with torch.no_grad():
         w = G.mapping(inp["z"])
-        assert maxdiff(w[:, 0], ref["A_w"]) <= 1e-6
+        assert maxdiff(w[:, 0], ref["A_w"]) <= W_TOL
         out = G.synthesize(w, fixture_cameras, return_sdf=True)
     check_outputs(out, ref["A"])
     assert maxdiff(out.extras["sdf"], ref["A"]["sdf"]) <= LOW
@@ -101,14 +104,14 @@ def test_case_b_official_inference_double_truncation(small_generator, official_i
     with torch.no_grad():
         w = G.mapping(inp["z"], truncation_psi=0.7)
         slots, dec = G.split_w(w)
-        assert maxdiff(G.expand_slots(slots), ref["B_latent_expanded"]) <= 1e-6
-        assert maxdiff(dec, ref["B_decoder_latent"][:, 0]) <= 1e-6
+        assert maxdiff(G.expand_slots(slots), ref["B_latent_expanded"]) <= W_TOL
+        assert maxdiff(dec, ref["B_decoder_latent"][:, 0]) <= W_TOL
         # the decoder input is truncated once, the renderer's codes twice (effective 0.49)
         mean = G.mean_latent_renderer
         once = ref["B_w_trunc_once"]
-        assert maxdiff(slots[:, 0], mean + 0.7 * (once - mean)) <= 1e-6
+        assert maxdiff(slots[:, 0], mean + 0.7 * (once - mean)) <= W_TOL
         single = G.mapping(inp["z"], truncation_psi=0.7, double_truncation=False)
-        assert maxdiff(G.split_w(single)[0][:, 0], once) <= 1e-6
+        assert maxdiff(G.split_w(single)[0][:, 0], once) <= W_TOL
     check_outputs(case_b, ref["B"])
     assert maxdiff(case_b.extras["features"], ref["B_renderer_features"]) <= LOW
 
@@ -118,7 +121,7 @@ def test_case_c_per_slot_codes(small_generator, official_io, fixture_cameras):
     G = small_generator
     with torch.no_grad():
         slots = G.style(inp["z_slots"])[None]  # [1,18,S]: 18 different codes
-        assert maxdiff(slots, ref["C_w_slots"]) <= 1e-6
+        assert maxdiff(slots, ref["C_w_slots"]) <= W_TOL
         w = G.ws_from_slots(slots, decoder_input=slots[:, 0])
         out = G.synthesize(w, fixture_cameras[0])
     check_outputs(out, ref["C"])

@@ -41,6 +41,15 @@ def fixture_dir(name: str) -> Path:
     return path
 
 
+def train_fixture_dir() -> Path:
+    """``<repo>/../shared/fixtures/eg3d-train`` (the one-iteration training fixture), or skip."""
+    path = FIXTURES.parent / "eg3d-train"
+    if not (path / "io.pt").is_file():
+        pytest.skip(f"EG3D training fixture {path} is absent (it lives beside the repository in ../shared, made by "
+                    f"running NVIDIA's official training code; a fresh clone has none)")
+    return path
+
+
 def load_fixture(name: str):
     """(generator with the fixture's weights, io dict, config) for a fixture directory name."""
     d = fixture_dir(name)

@@ -290,3 +290,22 @@ def test_random_weights_build_the_official_architecture_for_every_card():
     assert len(sd) == 177 and sum(v.numel() for v in sd.values()) == 31_493_185
     shapenet = gan3d.load("eg3d/shapenetcars128-64", weights="random")
     assert "superresolution.resample_filter" in shapenet.state_dict()
+
+
+def test_weights_add_without_a_pinned_sha256_opens_the_file_and_checks_its_architecture(snapshot, tmp_path, capsys):
+    from gan3d.cli.main import main
+
+    name = "eg3d/shapenetcars128-64"  # its card pins no sha256
+    assert gan3d.model_card(name).weights[0].sha256 is None
+    # a real EG3D snapshot, but of another architecture than the card's: refused, nothing cached
+    assert main(["weights", "add", str(snapshot), "--model", name]) == 2
+    err = capsys.readouterr().err
+    assert f"holds another network than {name}'s" in err and "nothing was added" in err and "Traceback" not in err
+    assert gan3d.cache.status(gan3d.model_card(name))[0].status == "missing"
+    # the card's own architecture: accepted, saying what was checked
+    good = tmp_path / "shapenetcars128-64.pkl"
+    write_snapshot(gan3d.load(name, weights="random"), good)
+    assert main(["weights", "add", str(good), "--model", name]) == 0
+    out = capsys.readouterr().out
+    assert "opened with the eg3d plugin's reader without running code: every tensor matches" in out and name in out
+    assert gan3d.cache.status(gan3d.model_card(name))[0].status == "unverified"

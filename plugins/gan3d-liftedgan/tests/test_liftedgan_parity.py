@@ -126,14 +126,18 @@ def test_render_inputs(model, io):
 def test_small_renderer(model, io):
     sr = io["small_renderer"]
     K, inv_K = geo.intrinsics(16, 10)
-    assert torch.equal(K, sr["K"]) and torch.equal(inv_K, sr["inv_K"])
+    # K is built exactly; its inverse comes from LAPACK, whose last bit depends on the CPU's kernels, so
+    # it is compared to a few ulps and the exact recorded inverse is what the next steps are checked on
+    assert torch.equal(K, sr["K"])
+    close(inv_K, sr["inv_K"], 1e-6 * float(sr["inv_K"].abs().max()))
+    inv_K = sr["inv_K"]
     close(geo.depth_to_3d(sr["depth"], inv_K), sr["grid_3d_canon"], 0)
     R, t = geo.transform_from_view(sr["view_radians"])
     close(R, sr["rot_mat"], 0), close(t, sr["trans_xyz"], 0)
     warped = geo.warp_points(geo.depth_to_3d(sr["depth"], inv_K).reshape(2, -1, 3), R, t).reshape(2, 16, 16, 3)
-    close(warped, sr["grid_3d_warped"], 0)
-    close(geo.normals_from_depth(sr["depth"], inv_K), sr["normal"], 0)
-    close(geo.mesh_vertices(sr["depth"], sr["mask"], R, t, inv_K), sr["verts"], 0)
+    close(warped, sr["grid_3d_warped"], 1e-6)  # a matmul: its summation order is the CPU kernel's
+    close(geo.normals_from_depth(sr["depth"], inv_K), sr["normal"], 1e-6)  # unit vectors: an ulp of sqrt's rounding
+    close(geo.mesh_vertices(sr["depth"], sr["mask"], R, t, inv_K), sr["verts"], 1e-6)
     assert torch.equal(grid_faces(16, 16), sr["faces"][0].long())
 
 

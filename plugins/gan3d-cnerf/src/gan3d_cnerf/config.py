@@ -28,6 +28,7 @@ class CNeRFConfig:
     lr_mapping: float = 0.01
     feature_channels: int = 256        # feature_transfer output = decoder input channels
     full_pipeline: bool = True         # False: the low-resolution model (no decoder)
+    decoder_channel_divisor: int = 1   # > 1: a narrower decoder than the official (small trained models)
 
     @property
     def near(self) -> float:

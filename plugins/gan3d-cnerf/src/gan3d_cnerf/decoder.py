@@ -12,11 +12,12 @@ from torch import nn
 from gan3d.nn.stylegan2 import EqualLinear, PixelNorm, StyledConv, ToRGB
 
 
-def decoder_channels(channel_multiplier: int) -> dict[int, int]:
-    """Feature channels per resolution (StyleGAN2's table)."""
+def decoder_channels(channel_multiplier: int, divisor: int = 1) -> dict[int, int]:
+    """Feature channels per resolution (StyleGAN2's table; ``divisor`` > 1 for small models)."""
     cm = channel_multiplier
-    return {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm, 512: 32 * cm,
-            1024: 16 * cm}
+    table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm, 512: 32 * cm,
+             1024: 16 * cm}
+    return {r: max(1, c // divisor) for r, c in table.items()}
 
 
 class Decoder(nn.Module):
@@ -28,7 +29,7 @@ class Decoder(nn.Module):
 
     def __init__(self, size: int, style_dim: int, num_classes: int, channel_multiplier: int = 2,
                  in_size: int = 64, in_channels: int = 256, lr_mapping: float = 0.01,
-                 blur_kernel: tuple[float, ...] = (1, 3, 3, 1)):
+                 blur_kernel: tuple[float, ...] = (1, 3, 3, 1), channel_divisor: int = 1):
         super().__init__()
         self.size, self.in_size = size, in_size
         self.w_dim = 2 * style_dim
@@ -36,7 +37,7 @@ class Decoder(nn.Module):
         layers += [EqualLinear(self.w_dim, self.w_dim, lr_mul=lr_mapping, activation=True) for _ in range(4)]
         self.style = nn.Sequential(*layers)
 
-        ch = decoder_channels(channel_multiplier)
+        ch = decoder_channels(channel_multiplier, channel_divisor)
         log_size, log_in = int(math.log2(size)), int(math.log2(in_size))
         if 2 ** log_size != size or 2 ** log_in != in_size or log_size <= log_in:
             raise ValueError(f"decoder sizes must be powers of two with size > in_size, got {size} and {in_size}")
@@ -76,13 +77,21 @@ class Decoder(nn.Module):
         """The stored noise maps (the official inference uses them: ``randomize_noise=False``)."""
         return [getattr(self.noises, f"noise_{i}") for i in range(self.num_layers)]
 
+    def noise_shapes(self, batch: int) -> list[tuple[int, int, int, int]]:
+        """Shapes of the per-layer noise maps for ``batch`` samples (what training draws)."""
+        return [(batch, 1) + tuple(n.shape[-2:]) for n in self.fixed_noise()]
+
     def forward(self, features: torch.Tensor, w: torch.Tensor, seg_in: torch.Tensor | None = None,
-                randomize_noise: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``features [B,C,h,w]``, decoder w ``[B,2S]`` (one code for every layer), low-res mask
-        ``seg_in [B,K,h,w]`` (skip of the semantic branch) -> ``(image [B,3,H,W], semantic [B,K,H,W])``.
+                randomize_noise: bool = False, noise: list[torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``features [B,C,h,w]``, decoder w ``[B,2S]`` (one code for every layer) or per-layer latents
+        ``[B,n_latent,2S]`` (style mixing in training), low-res mask ``seg_in [B,K,h,w]`` (skip of the
+        semantic branch) -> ``(image [B,3,H,W], semantic [B,K,H,W])``. ``noise``: the per-layer noise maps
+        (training supplies its own draws); else fresh (``randomize_noise``) or the stored ones.
         """
-        latent = w.unsqueeze(1).expand(-1, self.n_latent, -1)
-        noise = [None] * self.num_layers if randomize_noise else self.fixed_noise()
+        latent = w if w.ndim == 3 else w.unsqueeze(1).expand(-1, self.n_latent, -1)
+        if noise is None:
+            noise = [None] * self.num_layers if randomize_noise else self.fixed_noise()
         out = self.conv1(features, latent[:, 0], noise[0])
         skip = self.to_rgb1(out, latent[:, 1])  # the RGB skip starts empty: low-res RGB is not fed
         skip_seg = self.to_seg1(out, latent[:, 1], seg_in)

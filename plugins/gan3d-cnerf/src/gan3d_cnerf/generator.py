@@ -52,12 +52,12 @@ class CNeRFGenerator(gan3d.Generator):
             self.feature_transfer = ConvLayer(config.width, config.feature_channels, 3)
             self.decoder = Decoder(config.size, S, config.num_classes, config.channel_multiplier,
                                    in_size=config.render_resolution, in_channels=config.feature_channels,
-                                   lr_mapping=config.lr_mapping)
+                                   lr_mapping=config.lr_mapping, channel_divisor=config.decoder_channel_divisor)
         self.register_buffer("mean_latent_renderer", torch.zeros(1, S))
         self.register_buffer("mean_latent_decoder", torch.zeros(1, 2 * S))
         self.register_buffer("mean_latent_count", torch.zeros((), dtype=torch.long))
-        # sample points per pass of the local generators (all rays of a batch together): bounds memory
-        # at any batch size; 2**19 renders a 64x64 image with 64 samples per ray in one pass
+        # sample points x classes per pass of the local generators (all K are evaluated together):
+        # bounds memory at any batch size
         self.points_per_pass = 2 ** 19
 
     # ------------------------------------------------------------------ latents
@@ -221,7 +221,8 @@ class CNeRFGenerator(gan3d.Generator):
             self.expand_slots(slots), camera, res, n,
             self.config.near, self.config.far, semantics=semantics, static_viewdirs=self.config.static_viewdirs,
             z_normalize=self.config.z_normalize, perturb=perturb,
-            chunk=max(1, int(self.points_per_pass) // (B * n)), with_features=full or return_features,
+            chunk=max(1, int(self.points_per_pass) // (B * n * self.num_classes)),
+            with_features=full or return_features,
             with_regions=return_regions, return_sdf=return_sdf)
         extras = {}
         if return_features:

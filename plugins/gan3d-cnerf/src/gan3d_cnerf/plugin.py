@@ -30,3 +30,10 @@ def gan3d_method_commands() -> list:
     from .cli import method_commands
 
     return method_commands()
+
+
+@gan3d.hookimpl
+def gan3d_register_trainers() -> list:
+    from .train.entries import ENTRIES
+
+    return ENTRIES

@@ -17,7 +17,7 @@ from torch import nn
 import gan3d
 from gan3d.render.volume import alpha_weights, composite, offset_depths, ray_grid, sdf_to_density
 
-from .siren import LocalGenerator
+from .siren import LocalGenerator, evaluate_stacked
 
 
 @dataclass
@@ -35,6 +35,16 @@ class FieldSamples:
     masks: torch.Tensor
     region_rgb: torch.Tensor | None = None
     region_feature: torch.Tensor | None = None
+
+
+def cnerf_rays(camera: gan3d.Camera, resolution: int):
+    """CNeRF's rays through the pixel centres: ``(origins, unit directions, directions, their norms)``,
+    ``[B,M,3]`` x 3 and ``[B,M,1]`` (row-major pixels). The directions have unit length along the
+    optical axis, and depths are measured along them."""
+    origins, unit_dirs = ray_grid(camera, resolution)
+    forward = camera.cam2world[:, :3, 2]
+    cos = (unit_dirs * forward[:, None]).sum(-1, keepdim=True)
+    return origins, unit_dirs, unit_dirs / cos, 1.0 / cos
 
 
 class CompositionalRenderer(nn.Module):
@@ -70,32 +80,26 @@ class CompositionalRenderer(nn.Module):
         masks always use every class, as the official renderer does.
         """
         sdf = self.init_sdf(points, viewdirs, codes)
-        rgb = feature = None
-        masks, regions, region_feats = [], [], []
-        for k, net in enumerate(self.network):
-            rgb_k, sdf_k, f_k, m_k = net(points, viewdirs, self.class_codes(codes, k))
-            sdf = sdf + sdf_k
-            weighted = m_k * rgb_k
-            rgb = weighted if rgb is None else rgb + weighted
-            if with_features and (semantics is None or k in semantics):
-                f = m_k * f_k
-                feature = f if feature is None else feature + f
-            if with_region_features:
-                region_feats.append(m_k * f_k)
-            masks.append(m_k)
-            if with_regions:
-                regions.append(weighted)
-        if with_features and feature is None:  # an empty subset renders no features
-            feature = torch.zeros(*points.shape[:2], self.width, device=points.device, dtype=points.dtype)
-        return FieldSamples(rgb, sdf, feature, torch.cat(masks, -1),
-                            torch.stack(regions, 2) if with_regions else None,
-                            torch.stack(region_feats, 2) if with_region_features else None)
+        B, P = points.shape[:2]
+        per_class = codes.reshape(B, self.num_classes, self.codes_per_class, codes.shape[-1])
+        rgb_k, sdf_k, f_k, m_k = evaluate_stacked(self.network, points, viewdirs, per_class)  # [K,B,P,*]
+        weighted = m_k * rgb_k
+        feature = None
+        if with_features:
+            sel = range(self.num_classes) if semantics is None else [k for k in semantics]
+            if sel:
+                feature = (m_k[list(sel)] * f_k[list(sel)]).sum(0)
+            else:  # an empty subset renders no features
+                feature = points.new_zeros(B, P, self.width)
+        return FieldSamples(weighted.sum(0), sdf + sdf_k.sum(0), feature, m_k[..., 0].permute(1, 2, 0),
+                            weighted.permute(1, 2, 0, 3) if with_regions else None,
+                            (m_k * f_k).permute(1, 2, 0, 3) if with_region_features else None)
 
     def render(self, codes: torch.Tensor, camera: gan3d.Camera, resolution: int, num_samples: int,
                near: float, far: float, semantics: list[int] | None = None, static_viewdirs: bool = True,
                z_normalize: bool = True, perturb: bool = False, chunk: int | None = None,
                with_features: bool = True, with_regions: bool = False, with_region_features: bool = False,
-               return_sdf: bool = False) -> dict:
+               return_sdf: bool = False, jitter: torch.Tensor | None = None, return_eikonal: bool = False) -> dict:
         """Volume-render ``codes [B,K*(depth+2),S]`` from ``camera`` (CNeRF's unit-sphere camera).
 
         Returns maps ``[B,C,res,res]``: ``rgb`` (in [-1,1]), ``seg`` (K), ``features`` (W), ``xyz`` (world
@@ -103,22 +107,26 @@ class CompositionalRenderer(nn.Module):
         ``regions [B,K,3,res,res]``, ``region_features [B,K,W,res,res]`` (each class's composited
         ``m_k f_k``: features are linear in the classes, so any subset's map is a sum of these) and
         ``sdf [B,res,res,N,1]``. ``chunk`` = rays per pass (bounds memory).
+
+        Training: ``jitter [B,res,res]`` in ``[0,1)`` shifts all samples of each ray by that fraction of
+        their spacing (the official per-ray perturbation, with the offsets supplied so they are
+        replayable; ``perturb`` draws them here instead). ``return_eikonal`` adds ``eikonal
+        [B,res,res,N,3]``: the gradient of the fused SDF w.r.t. the **world** sample points, kept in the
+        graph (the init SDF is evaluated without gradient, so it is the residual sum's gradient).
         """
-        origins, unit_dirs = ray_grid(camera, resolution)  # [B,M,3] each, row-major pixels
+        origins, unit_dirs, rays_d, ray_norm = cnerf_rays(camera, resolution)
         B, M = origins.shape[:2]
         c2w = camera.cam2world[:, :3, :3]
-        # CNeRF's rays have unit length along the optical axis, and depths are measured along them
-        forward = c2w[:, :, 2]
-        cos = (unit_dirs * forward[:, None]).sum(-1, keepdim=True)  # [B,M,1]
-        rays_d = unit_dirs / cos
-        ray_norm = 1.0 / cos
         if static_viewdirs:
             # camera-frame direction in the official (OpenGL) axes: OpenCV frame with y and z negated
             cam = torch.einsum("bji,bmj->bmi", c2w, unit_dirs)
             viewdirs = cam * torch.tensor([1.0, -1.0, -1.0], device=cam.device)
         else:
             viewdirs = unit_dirs
-        depths = offset_depths(origins, near, far, num_samples, jitter=perturb)  # [B,M,N,1]
+        depths = offset_depths(origins, near, far, num_samples, jitter=perturb and jitter is None)  # [B,M,N,1]
+        if jitter is not None:
+            upper = torch.cat((depths[:, :, 1:], torch.full_like(depths[:, :, :1], far)), dim=2)
+            depths = depths + (upper - depths) * jitter.reshape(B, M, 1, 1).to(depths)
         scale = 2.0 / (far - near) if z_normalize else 1.0
         chunk = M if not chunk else int(chunk)
 
@@ -128,6 +136,8 @@ class CompositionalRenderer(nn.Module):
             o, d, t, v = origins[:, sl], rays_d[:, sl], depths[:, sl], viewdirs[:, sl]
             m, N = o.shape[1], num_samples
             pts = o.unsqueeze(2) + d.unsqueeze(2) * t  # [B,m,N,3] world points
+            if return_eikonal:  # a leaf, as in the official renderer: the gradient is w.r.t. world points
+                pts = pts.detach().requires_grad_(True)
             vd = v.unsqueeze(2).expand(-1, -1, N, -1).reshape(B, m * N, 3)
             f = self.query((pts * scale).reshape(B, m * N, 3), vd, codes, semantics, with_features, with_regions,
                            with_region_features)
@@ -149,6 +159,9 @@ class CompositionalRenderer(nn.Module):
                 part["region_features"] = composite(w, f.region_feature.reshape(B, m, N, -1))
             if return_sdf:
                 part["sdf"] = f.sdf.reshape(B, m, N, 1)
+            if return_eikonal:
+                grad, = torch.autograd.grad(f.sdf, pts, torch.ones_like(f.sdf), create_graph=True)
+                part["eikonal"] = grad
             for key, val in part.items():
                 outs.setdefault(key, []).append(val)
 
@@ -156,8 +169,8 @@ class CompositionalRenderer(nn.Module):
         maps = {}
         for key, vals in outs.items():
             val = torch.cat(vals, 1)  # [B,M,...]
-            if key == "sdf":
-                maps[key] = val.reshape(B, res, res, num_samples, 1)
+            if key in ("sdf", "eikonal"):
+                maps[key] = val.reshape(B, res, res, num_samples, -1)
             elif key in ("regions", "region_features"):
                 maps[key] = val.reshape(B, res, res, self.num_classes, -1).permute(0, 3, 4, 1, 2).contiguous()
             else:

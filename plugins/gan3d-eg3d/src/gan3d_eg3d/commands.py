@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import gan3d
+from gan3d.cli.args import (add_device_argument, add_weights_arguments, check_fps, check_positive, check_truncation,
+                            default_out, load_model, output_dir, warn_pose_range)
 from gan3d.errors import InputError
-from gan3d.images import hstack, normalize_map, save_png, to_uint8
+from gan3d.images import hstack, mark_weights, normalize_map, save_png, to_uint8
 from gan3d.io import atomic_write
 from gan3d.video import write_video
 
@@ -56,24 +58,22 @@ def _common(p, seeds: bool = True) -> None:
         p.add_argument("--seeds", default="0", help="seeds, e.g. 0-3,7")
     p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (1 = none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncate only the first N ws (default all)")
-    p.add_argument("--weights", default=None, help="weight file overriding the cache")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_weights_arguments(p, "weight file")
+    add_device_argument(p)
     p.add_argument("--nrr", type=int, default=None, help="neural rendering resolution (default: the checkpoint's)")
     p.add_argument("--out", default=None, help="output folder (default outputs/<command>/<model>)")
 
 
-def _load(args):
-    G = getattr(args, "generator", None) or gan3d.load(args.model, device=args.device, weights=args.weights)
-    G = G.to(args.device)
-    if args.nrr is not None and args.nrr < 1:
-        raise InputError("--nrr must be a positive integer")
-    return G
+def _load(args, command: str):
+    """Check the options every command shares and the output folder, then load the model."""
+    check_truncation(args.trunc, args.trunc_cutoff)
+    check_positive(args.nrr, "--nrr")
+    args.out = output_dir(args.out or default_out(command, args.model))
+    return load_model(args)
 
 
 def _outdir(args, command: str, G) -> Path:
-    out = Path(args.out or Path("outputs") / command / G.card.name.replace("/", "_"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return output_dir(args.out or default_out(command, G.card.name))
 
 
 def _synth_kwargs(G, args) -> dict:
@@ -123,11 +123,11 @@ def _interp_ws(ws: torch.Tensor, frames_per_key: int) -> np.ndarray:
 
 
 def run_video(args) -> int:
-    if args.frames < 1:
-        raise InputError("--frames must be at least 1")
+    check_positive(args.frames, "--frames")
+    check_fps(args.fps)
     if not args.sample_mult > 0:
         raise InputError("--sample-mult must be positive")
-    G = _load(args)
+    G = _load(args, "video")
     G.set_deterministic(args.deterministic)
     lat = gan3d.sample_latents(G, args.seeds)
     out = _outdir(args, "video", G)
@@ -156,7 +156,7 @@ def run_video(args) -> int:
                 cam = G.default_camera(ORBIT_YAW * math.sin(2 * math.pi * t),
                                        ORBIT_PITCH_OFFSET + ORBIT_PITCH * math.cos(2 * math.pi * t))
                 o = G.synthesize(torch.from_numpy(track[i:i + 1]).to(G.device), cam, **kw)
-                frames.append(to_uint8(_frame(o, args.mode))[0])
+                frames.append(mark_weights(to_uint8(_frame(o, args.mode))[0], G))
             name = ("interpolation" if args.interpolate else f"seed{seeds[0]:04d}") + f"_{args.mode}.mp4"
             write_video(frames, out / name, fps=args.fps)
             written.append(out / name)
@@ -278,8 +278,10 @@ def _histogram(vol: np.ndarray, path: Path, level: float, title: str) -> None:
 def run_shape(args) -> int:
     if args.res < 2:
         raise InputError("--res must be at least 2")
+    if not math.isfinite(args.level):
+        raise InputError(f"--level must be a finite number (the density iso-level), got {args.level}")
     crop = _floats(args.crop, "--crop (x0,x1,y0,y1,z0,z1)", 6) if args.crop else None
-    G = _load(args)
+    G = _load(args, "shape")
     _require_eg3d(G, "shape")
     lat = gan3d.sample_latents(G, args.seeds)
     out = _outdir(args, "shape", G)
@@ -313,8 +315,9 @@ def run_sweep(args) -> int:
     dims, deltas = _ints(args.dims, "--dims"), _floats(args.deltas, "--deltas")
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1")
-    G = _load(args)
+    G = _load(args, "sweep")
     G.set_deterministic(True)  # only z changes between cells
+    warn_pose_range(G.card, [args.yaw], [args.pitch])
     dim = G.card.latent.dim
     bad = [d for d in dims if not 0 <= d < dim]
     if bad:
@@ -340,15 +343,16 @@ def run_sweep(args) -> int:
         bar.close()
     out = _outdir(args, "sweep", G)
     path = out / f"seed{args.seed:04d}_dims{'-'.join(map(str, dims))}.png"
-    save_png(np.concatenate(rows, axis=0), path)
+    save_png(mark_weights(np.concatenate(rows, axis=0), G), path)
     print(f"wrote {path}: rows = z dims {dims}, columns = original then deltas {deltas}")
     return 0
 
 
 # ---------------------------------------------------------------------------------------------- inspect
 def run_inspect(args) -> int:
-    G = _load(args)
+    G = _load(args, "inspect")
     G.set_deterministic(True)
+    warn_pose_range(G.card, [args.yaw], [args.pitch])
     z = gan3d.sample_latents(G, [args.seed]).z.to(G.device)
     cam = G.default_camera(args.yaw, args.pitch)
     with torch.no_grad():
@@ -377,7 +381,7 @@ def run_inspect(args) -> int:
     stem = f"seed{args.seed:04d}_yaw{args.yaw:+.2f}_pitch{args.pitch:+.2f}"
     for name, img in panels.items():
         save_png(to_uint8(img)[0], out / f"{stem}_{name}.png")
-    save_png(hstack([to_uint8(p)[0] for p in panels.values()]), out / f"{stem}.png")
+    save_png(mark_weights(hstack([to_uint8(p)[0] for p in panels.values()]), G), out / f"{stem}.png")
     print(f"wrote {out / (stem + '.png')}: panels {', '.join(panels)}")
     return 0
 
@@ -394,13 +398,16 @@ def register(sub) -> None:
     existing = set(getattr(sub, "choices", {}) or {})
 
     if "shape" not in existing:
-        p = sub.add_parser("shape", help="density grid -> .mrc volume or .ply mesh (marching cubes at level 10)",
-                           description="gen_samples.py's density grid (box_warp cube, flipped x, trimmed border); "
-                                       "--crop meshes a world-space box only; --histogram plots the grid values.")
+        p = sub.add_parser("shape", help="density grid -> .ply mesh (default; marching cubes at level 10) or .mrc volume",
+                           description="gen_samples.py's density grid (box_warp cube, flipped x, trimmed border), "
+                                       "written as a PLY mesh (the default) or an MRC volume. PLY vertex coordinates "
+                                       "are in voxel units of the --res grid (as shape_utils.py writes them), while "
+                                       "--crop takes world units; --histogram plots the grid values.")
         _common(p)
         p.add_argument("--res", type=int, default=256, help="grid resolution per axis")
-        p.add_argument("--format", choices=["mrc", "ply"], default="ply")
-        p.add_argument("--crop", default=None, help="world box x0,x1,y0,y1,z0,z1 to keep (e.g. the eyes)")
+        p.add_argument("--format", choices=["mrc", "ply"], default="ply", help="ply mesh (default) or mrc volume")
+        p.add_argument("--crop", default=None,
+                       help="world-unit box x0,x1,y0,y1,z0,z1 to keep (e.g. the eyes); the mesh stays in voxel units")
         p.add_argument("--level", type=float, default=SHAPE_LEVEL, help="iso-level for .ply (default 10)")
         p.add_argument("--histogram", action="store_true", help="also write a PNG histogram of the grid values")
         p.set_defaults(func=run_shape)

@@ -14,7 +14,11 @@ Differences from the official module, all deliberate:
 * tri-planes are cached while ``w`` and the noise mode stay the same (only in a deterministic noise
   mode), and rays are rendered in chunks so memory stays bounded;
 * ``deterministic=True`` gives zero stratified jitter, ``linspace`` importance samples and 'const'
-  noise; otherwise the official stochastic behaviour (random jitter, random pdf draws, random noise).
+  noise; otherwise the official stochastic behaviour (random jitter, random pdf draws, random noise);
+* training passes ``draws`` (a :class:`gan3d.train.Draws`) to :meth:`synthesize` / :meth:`sample_mixed`:
+  every random number then comes from it under a stable name (``noise/b64.conv0``,
+  ``sr_noise/block0.conv1``, ``render/stratified_u``, ``render/importance_u``), the convolutions take
+  the official training path (modulation on activations, never grouped) and nothing is cached.
 
 ``image_raw`` is returned exactly as the official code returns it, including the in-place aliasing
 of the 2X/4X super-resolution (the rendered RGB plus the SR's first ToRGB); the untouched rendering is
@@ -40,7 +44,7 @@ from .stylegan2 import Backbone
 from .superres import build_superresolution
 from .triplane import OSGDecoder, sample_triplanes
 
-TRIPLANE_RES = 256   # hard-coded in the official generator
+TRIPLANE_RES = 256   # hard-coded in the official generator (gan3d's init kwarg ``triplane_resolution``)
 TRIPLANE_CH = 32     # channels per plane (3 planes -> 96 backbone channels)
 LABEL_DIM = 25       # 16 of cam2world + 9 of normalised intrinsics
 
@@ -89,7 +93,7 @@ class EG3DGenerator(gan3d.Generator):
                                         f"checkpoint has z_dim {self.z_dim}")
         unknown = set(kw) - {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "sr_num_fp16_res",
                              "mapping_kwargs", "rendering_kwargs", "sr_kwargs", "channel_base", "channel_max",
-                             "conv_clamp"} - _IGNORED_KWARGS
+                             "conv_clamp", "triplane_resolution"} - _IGNORED_KWARGS
         if unknown:
             warnings.warn(f"EG3D init kwargs {sorted(unknown)} are not used by gan3d's implementation", stacklevel=2)
         self.neural_rendering_resolution = int(neural_rendering_resolution)
@@ -97,14 +101,17 @@ class EG3DGenerator(gan3d.Generator):
 
         if dataset_label_std:  # registered by the official training loop; unused at inference
             self.register_buffer("dataset_label_std", torch.ones(self.c_dim))
-        self.backbone = Backbone(self.z_dim, self.c_dim, self.w_dim, img_resolution=TRIPLANE_RES,
+        # gan3d extension for small models (the synth64 preset): smaller planes; absent in official configs
+        self.triplane_resolution = int(kw.get("triplane_resolution", TRIPLANE_RES))
+        self.backbone = Backbone(self.z_dim, self.c_dim, self.w_dim, img_resolution=self.triplane_resolution,
                                  img_channels=3 * TRIPLANE_CH, mapping_kwargs=kw.get("mapping_kwargs") or {},
                                  channel_base=int(kw.get("channel_base", 32768)),
                                  channel_max=int(kw.get("channel_max", 512)), conv_clamp=kw.get("conv_clamp"))
         antialias = rk.get("sr_antialias", True) if sr_antialias is None else sr_antialias
         try:
             self.superresolution = build_superresolution(sr_module, TRIPLANE_CH, self.img_resolution,
-                                                         self.sr_num_fp16_res, bool(antialias))
+                                                         self.sr_num_fp16_res, bool(antialias),
+                                                         widths=(kw.get("sr_kwargs") or {}).get("channels"))
         except ValueError as e:
             raise gan3d.CheckpointError(str(e)) from None
         self.sr_antialias = bool(antialias)
@@ -157,11 +164,12 @@ class EG3DGenerator(gan3d.Generator):
 
     # ------------------------------------------------------------------ mapping
     def mapping(self, z: torch.Tensor, camera: Camera | torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
+                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
         """``z [B,512]`` and the conditioning camera (default: the card's frontal view) -> ``w [B,14,512]``.
 
         ``camera`` may also be EG3D labels ``[B,25]``. As the official mapping, the label is zeroed for
         models trained without pose conditioning (``c_gen_conditioning_zero``) and scaled by ``c_scale``.
+        ``update_emas`` (training) moves ``backbone.mapping.w_avg`` towards this batch's mean w.
         """
         z = self.check_latents(z)
         self.check_truncation(truncation_psi, truncation_cutoff, self.num_ws)
@@ -171,35 +179,46 @@ class EG3DGenerator(gan3d.Generator):
         if rk.get("c_gen_conditioning_zero", False):
             c = torch.zeros_like(c)
         c = c * rk.get("c_scale", 0)  # the official default is 0 when the key is missing
-        return self.backbone.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.backbone.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                                     update_emas=update_emas)
 
     # ------------------------------------------------------------------ tri-planes
     def _param_versions(self) -> tuple:
         return tuple(t._version for t in self.backbone.synthesis.state_dict(keep_vars=True).values())
 
-    def planes(self, ws: torch.Tensor, noise_mode: str | None = None, cache: bool = True) -> torch.Tensor:
+    def planes(self, ws: torch.Tensor, noise_mode: str | None = None, cache: bool = True, draws=None) -> torch.Tensor:
         """Tri-planes ``[B,3,32,256,256]`` (channels-last in memory) for ``ws [B,14,512]``.
 
         With a deterministic noise mode the last result is reused while ``ws`` (by value), the noise
         mode and the weights stay unchanged, so re-rendering one w from new cameras skips the backbone.
+        ``draws`` (training): 'random' noise comes from it, the training convolution path, no cache.
         """
         ws = self.check_ws(ws)
         noise_mode = self._noise_mode(noise_mode)
-        cacheable = cache and noise_mode != "random" and not (torch.is_grad_enabled() and ws.requires_grad)
+        noises = None
+        if draws is not None and noise_mode == "random":
+            noises = {k: draws.randn(f"noise/{k}", shape, ws.device)
+                      for k, shape in self.backbone.synthesis.noise_shapes(ws.shape[0]).items()}
+        cacheable = (cache and draws is None and noise_mode != "random"
+                     and not (torch.is_grad_enabled() and ws.requires_grad))
         key = ((noise_mode, ws.shape, ws.device, self.fused_modconv, self.channels_last, self._param_versions())
                if cacheable else None)
         if key is not None and self._plane_cache is not None:
             ckey, cws, cplanes = self._plane_cache
             if ckey == key and torch.equal(cws, ws):
                 return cplanes
-        img = self.backbone.synthesis(ws, noise_mode=noise_mode, fused=self.fused_modconv,
-                                      channels_last=self.channels_last)  # [B,96,256,256]
+        img = self.backbone.synthesis(ws, noise_mode=noise_mode, fused=self._fused(draws),
+                                      channels_last=self.channels_last, noises=noises)  # [B,96,256,256]
         B, _, H, W = img.shape
         # channels-last planes make grid_sample's bilinear gathers contiguous (~1.7x faster on CPU)
         planes = img.reshape(B * 3, TRIPLANE_CH, H, W).contiguous(memory_format=torch.channels_last)
         planes = planes.reshape(B, 3, TRIPLANE_CH, H, W)
         self._plane_cache = (key, ws.detach().clone(), planes) if key is not None else None
         return planes
+
+    def _fused(self, draws) -> bool | None:
+        # training uses the official training path (fused_modconv_default 'inference_only' -> False)
+        return False if draws is not None else self.fused_modconv
 
     def clear_cache(self) -> None:
         self._plane_cache = None
@@ -226,7 +245,7 @@ class EG3DGenerator(gan3d.Generator):
     # ------------------------------------------------------------------ synthesis
     def synthesize(self, w: torch.Tensor, camera: Camera | torch.Tensor, *, neural_rendering_resolution: int | None = None,
                    noise_mode: str | None = None, planes: torch.Tensor | None = None, sample_mult: float = 1.0,
-                   **kwargs) -> GeneratorOutput:
+                   draws=None, **kwargs) -> GeneratorOutput:
         """Render ``w [B,14,512]`` from ``camera`` (a :class:`Camera` or labels ``[B,25]``).
 
         Returns ``image [B,3,R,R]`` (after super-resolution), ``image_raw [B,3,h,w]`` (as the official
@@ -234,7 +253,8 @@ class EG3DGenerator(gan3d.Generator):
         ``mask [B,1,h,w]`` (accumulated opacity) and extras ``features [B,32,h,w]`` (the composited
         feature image fed to the SR) and ``image_raw_rendered [B,3,h,w]`` (before the SR touched it).
         ``planes`` skips the backbone (from :meth:`planes`); ``noise_mode`` defaults to 'const' in
-        deterministic mode and 'random' otherwise.
+        deterministic mode and 'random' otherwise. ``draws`` (training, see the module docstring) also
+        skips the pose-range check of the camera.
         """
         if kwargs:
             raise InputError(f"unknown EG3D synthesis option(s): {', '.join(sorted(kwargs))}")
@@ -242,7 +262,7 @@ class EG3DGenerator(gan3d.Generator):
         B = ws.shape[0]
         if not isinstance(camera, Camera):
             camera = Camera.from_eg3d_label(self._label(camera, B, "camera"))
-        camera = self.check_camera(camera, B)
+        camera = self.check_camera(camera, B) if draws is None else camera.expand(B).to(self.device)
         nrr = int(neural_rendering_resolution or self.neural_rendering_resolution)
         if nrr < 1:
             raise InputError(f"neural_rendering_resolution must be positive, got {nrr}")
@@ -250,28 +270,40 @@ class EG3DGenerator(gan3d.Generator):
             raise InputError(f"sample_mult must be positive, got {sample_mult}")
         noise_mode = self._noise_mode(noise_mode)
         if planes is None:
-            planes = self.planes(ws, noise_mode)
+            planes = self.planes(ws, noise_mode, draws=draws)
         else:
             check_shape("planes", planes, (B, 3, TRIPLANE_CH, None, None), "use G.planes(w)")
-        r = self.renderer(sample_mult).render(self.field(planes), camera, nrr, deterministic=self.deterministic)
+        renderer = self.renderer(sample_mult)
+        if draws is not None:
+            renderer.max_points = None  # one pass, so every draw has the shape the official code draws
+        r = renderer.render(self.field(planes), camera, nrr, deterministic=self.deterministic, draws=draws)
         feature_image, depth, opacity = r.features, r.depth, r.opacity
         rendered = feature_image[:, :3].clone()
-        rgb_image = feature_image[:, :3]  # a view, as in the official code (see the module docstring)
+        # A view, as in the official code (see the module docstring). With autograd the SR's in-place
+        # skip addition must not write into the feature image it also reads, so it writes into a copy:
+        # the same values (the rendering plus block0's ToRGB where the SR does not resize).
+        rgb_image = feature_image[:, :3].clone() if torch.is_grad_enabled() else feature_image[:, :3]
         sr_noise = self.rendering_kwargs.get("superresolution_noise_mode", "none")
         if self.deterministic and sr_noise == "random":
             sr_noise = "const"
-        image = self.superresolution(rgb_image, feature_image, ws, noise_mode=sr_noise, fused=self.fused_modconv,
-                                     channels_last=self.channels_last).contiguous()
+        sr_noises = None
+        if draws is not None and sr_noise == "random":
+            sr_noises = {k: draws.randn(f"sr_noise/{k}", shape, ws.device)
+                         for k, shape in self.superresolution.noise_shapes(B).items()}
+        image = self.superresolution(rgb_image, feature_image, ws, noise_mode=sr_noise, fused=self._fused(draws),
+                                     channels_last=self.channels_last, noises=sr_noises).contiguous()
         return GeneratorOutput(image=image, image_raw=rgb_image, depth=depth, mask=opacity,
                                extras={"features": feature_image, "image_raw_rendered": rendered})
 
     # ------------------------------------------------------------------ point queries
     def sample_mixed(self, coordinates: torch.Tensor, directions: torch.Tensor, ws: torch.Tensor,
-                     noise_mode: str | None = None) -> dict[str, torch.Tensor]:
-        """Field at world ``coordinates [B,M,3]`` for ``ws`` -> ``{'rgb': [B,M,32], 'sigma': [B,M,1]}`` (raw sigma)."""
+                     noise_mode: str | None = None, draws=None) -> dict[str, torch.Tensor]:
+        """Field at world ``coordinates [B,M,3]`` for ``ws`` -> ``{'rgb': [B,M,32], 'sigma': [B,M,1]}`` (raw sigma).
+
+        ``draws``: training's source of the backbone noise (see :meth:`planes`)."""
         ws = self.check_ws(ws)
         check_shape("coordinates", coordinates, (ws.shape[0], None, 3))
-        planes = self.planes(ws, noise_mode)
+        planes = self.planes(ws, noise_mode, draws=draws)
         # the official path (features moved to [B,3,M,C], mean, MLP) for bit-faithful point queries
         box_warp = float(self.rendering_kwargs["box_warp"])
         rgb, sigma = self.decoder(sample_triplanes(planes, coordinates.to(self.device, torch.float32), box_warp))

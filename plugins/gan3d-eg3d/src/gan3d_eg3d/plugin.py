@@ -60,3 +60,10 @@ def gan3d_method_commands() -> list:
     from . import commands
 
     return commands.method_commands()
+
+
+@gan3d.hookimpl
+def gan3d_register_trainers() -> list:
+    from .train import trainer_entry
+
+    return [trainer_entry()]

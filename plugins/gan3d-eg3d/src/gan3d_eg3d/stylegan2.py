@@ -49,11 +49,14 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None, act: str = "linear", gain:
     return x
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, padding=(0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
-    """Upsample ``x [B,C,H,W]`` by zero insertion, pad (x0, x1, y0, y1; negative crops), FIR-filter.
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, padding=(0, 0, 0, 0), gain: float = 1.0,
+              down: int = 1) -> torch.Tensor:
+    """Upsample ``x [B,C,H,W]`` by zero insertion, pad (x0, x1, y0, y1; negative crops), FIR-filter,
+    keep every ``down``-th pixel.
 
     The filter is a true convolution (flipped), scaled by ``gain`` (the 2D filter's gain is ``gain``
-    itself, i.e. ``gain ** (ndim/2)`` with ndim 2).
+    itself, i.e. ``gain ** (ndim/2)`` with ndim 2). Downsampling is the filter's stride: the same
+    sums as filtering everything and then dropping pixels.
     """
     B, C, H, W = x.shape
     if up > 1:
@@ -65,7 +68,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, padding=(0, 0, 0, 0
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
     k = (f * gain).to(x.dtype).flip([0, 1])
     k = k[None, None].repeat(C, 1, 1, 1)
-    return F.conv2d(x, k, groups=C)
+    return F.conv2d(x, k, groups=C, stride=down)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
@@ -176,15 +179,23 @@ class MappingNetwork(nn.Module):
         if num_ws is not None and w_avg_beta is not None:
             self.register_buffer("w_avg", torch.zeros([w_dim]))
 
-    def forward(self, z: torch.Tensor, c: torch.Tensor, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None) -> torch.Tensor:
-        """``z [N,z_dim]``, ``c [N,c_dim]`` -> ``ws [N,num_ws,w_dim]``; truncation towards ``w_avg``."""
+    def forward(self, z: torch.Tensor | None, c: torch.Tensor, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, update_emas: bool = False) -> torch.Tensor:
+        """``z [N,z_dim]`` (None when ``z_dim`` is 0), ``c [N,c_dim]`` -> ``ws [N,num_ws,w_dim]``
+        (``[N,w_dim]`` when ``num_ws`` is None); truncation towards ``w_avg``.
+
+        ``update_emas`` moves ``w_avg`` towards this batch's mean w (training: ``mean(w).lerp(w_avg, beta)``).
+        """
         x = normalize_2nd_moment(z.float()) if self.z_dim > 0 else None
         if self.c_dim > 0:
             y = normalize_2nd_moment(self.embed(c.float()))
             x = torch.cat([x, y], dim=1) if x is not None else y
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
+        if update_emas and self.w_avg_beta is not None and hasattr(self, "w_avg"):
+            self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+        if self.num_ws is None:
+            return x
         x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         if truncation_psi != 1:
             # torch.lerp reproduces the official rounding bit for bit
@@ -213,14 +224,20 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("noise_const", torch.randn([resolution, resolution]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
-                fused: bool | None = None) -> torch.Tensor:
-        """``x [B,I,R/up,R/up]``, ``w [B,w_dim]`` -> ``[B,O,R,R]``."""
+                fused: bool | None = None, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """``x [B,I,R/up,R/up]``, ``w [B,w_dim]`` -> ``[B,O,R,R]``.
+
+        ``noise [B,1,R,R]``: the standard-normal draw to use in 'random' mode (training draws it from
+        its replayable source); None draws it here.
+        """
         if noise_mode not in ("random", "const", "none"):
             raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
         styles = self.affine(w)
-        noise = None
+        unit, noise = noise, None
         if noise_mode == "random":
-            noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
+            if unit is None:
+                unit = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device)
+            noise = unit * self.noise_strength
         elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
@@ -271,8 +288,14 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "random",
-                fused: bool | None = None, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """``ws [B,num_conv+1,w_dim]``; ``x [B,I,R/up,R/up]``, ``img [B,C,R/up,R/up]`` -> same at R."""
+                fused: bool | None = None, channels_last: bool = False,
+                noises: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``ws [B,num_conv+1,w_dim]``; ``x [B,I,R/up,R/up]``, ``img [B,C,R/up,R/up]`` -> same at R.
+
+        ``noises``: unit noise per layer name (``conv0``/``conv1``) for 'random' mode, see
+        :meth:`SynthesisLayer.forward`.
+        """
+        noises = noises or {}
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
@@ -281,8 +304,8 @@ class SynthesisBlock(nn.Module):
         else:
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            x = self.conv0(x.float(), next(w_iter), noise_mode=noise_mode, fused=fused)
-        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused=fused)
+            x = self.conv0(x.float(), next(w_iter), noise_mode=noise_mode, fused=fused, noise=noises.get("conv0"))
+        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, fused=fused, noise=noises.get("conv1"))
         if img is not None and self.up > 1:
             img = upsample2d(img, self.resample_filter)
         y = self.torgb(x, next(w_iter), fused=fused).float()
@@ -310,9 +333,18 @@ class SynthesisNetwork(nn.Module):
             self.num_ws += block.num_conv + (block.num_torgb if is_last else 0)
             setattr(self, f"b{res}", block)
 
+    def noise_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        """Shape of every layer's per-sample noise, by name (``b4.conv1``, ``b8.conv0``, ...)."""
+        return {f"b{res}.{name}": (batch, 1, res, res) for res in self.block_resolutions
+                for name in ("conv0", "conv1") if hasattr(getattr(self, f"b{res}"), name)}
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "random", fused: bool | None = None,
-                channels_last: bool = False) -> torch.Tensor:
-        """``ws [B,num_ws,w_dim]`` -> ``img [B,img_channels,R,R]``; a block's ToRGB shares the next conv0's w."""
+                channels_last: bool = False, noises: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``ws [B,num_ws,w_dim]`` -> ``img [B,img_channels,R,R]``; a block's ToRGB shares the next conv0's w.
+
+        ``noises``: unit noise ``[B,1,r,r]`` per layer name of :meth:`noise_shapes` for 'random' mode
+        (drawn here when absent).
+        """
         ws = ws.float()
         x = img = None
         w_idx = 0
@@ -320,7 +352,8 @@ class SynthesisNetwork(nn.Module):
             block = getattr(self, f"b{res}")
             cur = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
             w_idx += block.num_conv
-            x, img = block(x, img, cur, noise_mode=noise_mode, fused=fused, channels_last=channels_last)
+            mine = {k.split(".", 1)[1]: v for k, v in (noises or {}).items() if k.startswith(f"b{res}.")}
+            x, img = block(x, img, cur, noise_mode=noise_mode, fused=fused, channels_last=channels_last, noises=mine)
         return img
 
 

@@ -34,9 +34,20 @@ class _SuperResolution(nn.Module):
         self.sr_antialias = bool(sr_antialias)
         self.conv_clamp = 256 if sr_num_fp16_res > 0 else None
 
+    def noise_shapes(self, batch: int) -> dict[str, tuple[int, ...]]:
+        """Shape of every layer's per-sample noise, by name (``block0.conv0``, ...)."""
+        return {f"{b}.{name}": (batch, 1, getattr(self, b).resolution, getattr(self, b).resolution)
+                for b in ("block0", "block1") for name in ("conv0", "conv1") if hasattr(getattr(self, b), name)}
+
     def forward(self, rgb: torch.Tensor, x: torch.Tensor, ws: torch.Tensor, noise_mode: str = "none",
-                fused: bool | None = None, channels_last: bool = True) -> torch.Tensor:
-        """``rgb [B,3,h,w]``, ``x [B,C,h,w]``, ``ws [B,num_ws,512]`` -> image ``[B,3,R,R]``."""
+                fused: bool | None = None, channels_last: bool = True,
+                noises: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``rgb [B,3,h,w]``, ``x [B,C,h,w]``, ``ws [B,num_ws,512]`` -> image ``[B,3,R,R]``.
+
+        ``noises``: unit noise per layer name of :meth:`noise_shapes` for 'random' mode (training)."""
+        noises = noises or {}
+        per_block = {b: {k.split(".", 1)[1]: v for k, v in noises.items() if k.startswith(b + ".")}
+                     for b in ("block0", "block1")}
         ws = ws[:, -1:, :].repeat(1, 3, 1)
         res = x.shape[-1]
         if (res < self.input_resolution) if self.resize_only_if_smaller else (res != self.input_resolution):
@@ -45,8 +56,10 @@ class _SuperResolution(nn.Module):
             rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False, antialias=self.sr_antialias)
         # channels_last only changes memory layout (NHWC convolutions are faster on CPU); rgb is left
         # alone so that the in-place skip addition keeps writing into the caller's tensor
-        x, rgb = self.block0(x, rgb, ws, noise_mode=noise_mode, fused=fused, channels_last=channels_last)
-        x, rgb = self.block1(x, rgb, ws, noise_mode=noise_mode, fused=fused, channels_last=channels_last)
+        x, rgb = self.block0(x, rgb, ws, noise_mode=noise_mode, fused=fused, channels_last=channels_last,
+                             noises=per_block["block0"])
+        x, rgb = self.block1(x, rgb, ws, noise_mode=noise_mode, fused=fused, channels_last=channels_last,
+                             noises=per_block["block1"])
         return rgb
 
 
@@ -121,16 +134,41 @@ class SuperresolutionHybridDeepfp32(_SuperResolution):
         self.register_buffer("resample_filter", setup_filter())
 
 
+class SuperresolutionHybrid2XSmall(_SuperResolution):
+    """gan3d's small 2X module (not in the official code): ``R/2 -> R`` with configurable widths.
+
+    The same structure as :class:`SuperresolutionHybrid2X` (a no-up block at the neural rendering
+    resolution, then an up block) for models too small for the official hard-coded 128/64 channels,
+    e.g. the ``synth64`` training preset (32 -> 64 px).
+    """
+
+    def __init__(self, channels: int, img_resolution: int, sr_num_fp16_res: int, sr_antialias: bool = True,
+                 widths: tuple[int, int] | None = None):
+        super().__init__(sr_num_fp16_res, sr_antialias)
+        if img_resolution < 8 or img_resolution % 2:
+            raise ValueError(f"SuperresolutionHybrid2XSmall needs an even resolution >= 8, not {img_resolution}")
+        c0, c1 = widths or (128, 64)
+        self.input_resolution = img_resolution // 2
+        self.block0 = SynthesisBlock(channels, int(c0), W_DIM, img_resolution // 2, 3, is_last=False,
+                                     conv_clamp=self.conv_clamp, up=1)
+        self.block1 = SynthesisBlock(int(c0), int(c1), W_DIM, img_resolution, 3, is_last=True,
+                                     conv_clamp=self.conv_clamp)
+
+
 SR_MODULES: dict[str, type[_SuperResolution]] = {
     cls.__name__: cls for cls in (SuperresolutionHybrid8XDC, SuperresolutionHybrid8X, SuperresolutionHybrid4X,
-                                  SuperresolutionHybrid2X, SuperresolutionHybridDeepfp32)
+                                  SuperresolutionHybrid2X, SuperresolutionHybridDeepfp32, SuperresolutionHybrid2XSmall)
 }
 
 
 def build_superresolution(module_path: str, channels: int, img_resolution: int, sr_num_fp16_res: int,
-                          sr_antialias: bool) -> _SuperResolution:
-    """The SR module named by ``rendering_kwargs['superresolution_module']`` (e.g. ``training.superresolution.SuperresolutionHybrid8XDC``)."""
+                          sr_antialias: bool, widths: tuple[int, int] | None = None) -> _SuperResolution:
+    """The SR module named by ``rendering_kwargs['superresolution_module']`` (e.g. ``training.superresolution.SuperresolutionHybrid8XDC``).
+
+    ``widths`` (the two blocks' channels) applies to the configurable small module only."""
     name = str(module_path).rsplit(".", 1)[-1]
     if name not in SR_MODULES:
         raise ValueError(f"unknown EG3D super-resolution module {module_path!r}; known: {', '.join(SR_MODULES)}")
+    if name == SuperresolutionHybrid2XSmall.__name__:
+        return SuperresolutionHybrid2XSmall(channels, img_resolution, sr_num_fp16_res, sr_antialias, widths)
     return SR_MODULES[name](channels, img_resolution, sr_num_fp16_res, sr_antialias)

@@ -56,9 +56,11 @@ class LiftedGANConfig:
 
     def __post_init__(self):
         self.channels = {int(k): int(v) for k, v in self.channels.items()}
-        if self.image_size != 256:
-            raise InputError(f"LiftedGAN's depth and transformation nets produce 256x256 maps; the StyleGAN2 "
-                             f"must be 256 px, got image_size {self.image_size}")
+        # The official model is 256 px; smaller powers of two (gan3d's 64-px synthetic world) drop
+        # up-sampling blocks of the depth and transformation nets.
+        if self.image_size < 16 or self.image_size & (self.image_size - 1):
+            raise InputError(f"LiftedGAN's depth and transformation nets produce power-of-two maps of at least "
+                             f"16 px (256 officially); got image_size {self.image_size}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -101,8 +103,9 @@ class LiftedGAN(gan3d.Generator):
         self.generator = StyleGAN2Generator(cfg.image_size, D, cfg.n_mlp, cfg.channels, cfg.lr_mlp)
         self.netSD = StyleDecomposeNet(D, hidden=cfg.mlp_hidden)
         self.netSC = StyleComposeNet(D, hidden=cfg.mlp_hidden)
-        self.netD = DepthNet(D, 1, cfg.depth_z_dim, 4, cfg.depth_nf, inject_dim=cfg.channels[cfg.image_size])
-        self.netT = TransformationNet(D, 1, cfg.trans_z_dim, 4, cfg.trans_nf)
+        self.netD = DepthNet(D, 1, cfg.depth_z_dim, 4, cfg.depth_nf, inject_dim=cfg.channels[cfg.image_size],
+                             size=cfg.image_size)
+        self.netT = TransformationNet(D, 1, cfg.trans_z_dim, 4, cfg.trans_nf, size=cfg.image_size)
         self.register_buffer("w_mu", torch.zeros(1, D))
         self.blur = GaussianBlur(cfg.blur_size, cfg.blur_sigma)
         K, inv_K = geo.intrinsics(cfg.image_size, cfg.fov)
@@ -221,9 +224,11 @@ class LiftedGAN(gan3d.Generator):
     def estimate(self, w: torch.Tensor) -> Estimate:
         """LiftedGAN.estimate on input styles ``w [B,D]`` (already truncated)."""
         _, light, view = self.netSD(w)
-        # neutral light keeps ambient/diffuse strength and zeroes the direction; neutral view is 0
-        light_neutral = torch.cat((light[:, :2], torch.zeros_like(light[:, 2:])), 1)
-        neutral = self.netSC(w, light_neutral, torch.zeros_like(view))
+        # neutral light keeps ambient/diffuse strength and zeroes the direction; neutral view is 0. Zeroed by
+        # multiplication as the official does: in training the heads then get (zero) gradients, which Adam's
+        # coupled weight decay acts on even when no loss uses them.
+        light_neutral = torch.cat((light[:, :2], light[:, 2:] * 0.0), 1)
+        neutral = self.netSC(w, light_neutral, 0 * view)
         canon_im_raw, feat = self.generator.synthesis(neutral)
         depth = self.process_depth(self.netD(neutral, feat))
         trans = self.process_trans_map(self.netT(neutral), depth)
@@ -247,21 +252,27 @@ class LiftedGAN(gan3d.Generator):
         canon_im = ((est.canon_albedo / 2 + 0.5) * shading) * 2 - 1
         return canon_im, shading, normal
 
-    def mesh(self, est: Estimate, view: torch.Tensor, trans_map: torch.Tensor | None = None) -> torch.Tensor:
-        """The vertices ``[B,H*W,3]`` handed to the rasteriser for un-scaled ``view [B,6]``."""
+    def mesh(self, est: Estimate, view: torch.Tensor, trans_map: torch.Tensor | None = None,
+             mesh_depth: torch.Tensor | None = None) -> torch.Tensor:
+        """The vertices ``[B,H*W,3]`` handed to the rasteriser for un-scaled ``view [B,6]``.
+
+        ``mesh_depth [B,H,W]`` replaces the estimate's depth for the vertices only (training passes a copy
+        whose gradient is clipped at silhouettes; shading keeps the plain depth)."""
         cfg = self.config
         scaled = geo.scale_view(view, cfg.xyz_rotation_range, cfg.xy_translation_range, cfg.z_translation_range)
         R, t = geo.transform_from_view(scaled)
         T = est.trans_map if trans_map is None else trans_map
-        return geo.mesh_vertices(est.canon_depth, T, R, t, self.inv_K, cfg.rot_center_depth)
+        depth = est.canon_depth if mesh_depth is None else mesh_depth
+        return geo.mesh_vertices(depth, T, R, t, self.inv_K, cfg.rot_center_depth)
 
     def render(self, est: Estimate, view: torch.Tensor | None = None, light: torch.Tensor | None = None,
-               trans_map: torch.Tensor | None = None) -> gan3d.GeneratorOutput:
-        """LiftedGAN.render: shade, warp and rasterise. ``view``/``light`` default to the estimate's."""
+               trans_map: torch.Tensor | None = None, mesh_depth: torch.Tensor | None = None) -> gan3d.GeneratorOutput:
+        """LiftedGAN.render: shade, warp and rasterise. ``view``/``light`` default to the estimate's;
+        ``mesh_depth``: see :meth:`mesh`."""
         view = est.view if view is None else view.to(est.view)
         light = est.light if light is None else light.to(est.light)
         canon_im, shading, normal = self.shade(est, light)
-        verts = self.mesh(est, view, trans_map)
+        verts = self.mesh(est, view, trans_map, mesh_depth)
         B, _, H, W = canon_im.shape
         colours = canon_im.permute(0, 2, 3, 1).reshape(B, H * W, 3)
         out = self.mesh_renderer.render_camera_space(Mesh(verts, self.faces, colours), self.config.fov, H)

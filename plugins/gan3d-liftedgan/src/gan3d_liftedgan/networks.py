@@ -90,17 +90,28 @@ def _mlp(in_dim: int, width: int, n: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _up_blocks(size: int) -> int:
+    """Stride-2 blocks between the 4-px start and ``size / 2`` (the last doubling is nearest-neighbour):
+    5 at the official 256 px."""
+    n = int(math.log2(size)) - 3
+    if size != 2 ** (n + 3) or n < 1:
+        raise ValueError(f"LiftedGAN's map networks need a power-of-two size >= 16, got {size}")
+    return n
+
+
 class DepthNet(nn.Module):
-    """netD (D_S): ``w [B,in_dim]`` + generator feature ``[B,inject_dim,256,256]`` -> raw depth ``[B,1,256,256]``."""
+    """netD (D_S): ``w [B,in_dim]`` + generator feature ``[B,inject_dim,S,S]`` -> raw depth ``[B,1,S,S]``
+    (``S = size``, 256 officially; smaller powers of two drop up-sampling blocks for the 64-px synthetic world)."""
 
     def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 512, n_mlp: int = 4, nf: int = 16,
-                 inject_dim: int = 16):
+                 inject_dim: int = 16, size: int = 256):
         super().__init__()
+        n_up = _up_blocks(size)
         self.mlp = _mlp(in_dim, z_dim, n_mlp)
-        c = nf * 32
+        c = nf * 2 ** n_up
         net: list[nn.Module] = [nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.ReLU(),
                                 nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.ReLU()]
-        for _ in range(5):  # 4 -> 128 px, halving channels
+        for _ in range(n_up):  # 4 -> size/2 px, halving channels
             net += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), _gn(c // 2), nn.ReLU(),
                     nn.Conv2d(c // 2, c // 2, 3, 1, 1, bias=False), _gn(c // 2), nn.ReLU()]
             c //= 2
@@ -118,14 +129,16 @@ class DepthNet(nn.Module):
 
 
 class TransformationNet(nn.Module):
-    """netT (D_T, the transformation map): ``w`` -> raw map ``[B,1,256,256]``."""
+    """netT (D_T, the transformation map): ``w`` -> raw map ``[B,1,S,S]`` (``S = size``, 256 officially)."""
 
-    def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 16, n_mlp: int = 4, nf: int = 16):
+    def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 16, n_mlp: int = 4, nf: int = 16,
+                 size: int = 256):
         super().__init__()
+        n_up = _up_blocks(size)
         self.mlp = _mlp(in_dim, z_dim, n_mlp)
-        c = nf * 32
+        c = nf * 2 ** n_up
         net: list[nn.Module] = [nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.ReLU()]
-        for _ in range(5):
+        for _ in range(n_up):
             net += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), _gn(c // 2), nn.ReLU()]
             c //= 2
         net += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(nf, nf, 3, 1, 1, bias=False), _gn(nf),

@@ -76,3 +76,10 @@ def gan3d_method_commands():
     from .cli import method_commands
 
     return method_commands()
+
+
+@gan3d.hookimpl
+def gan3d_register_trainers():
+    from .train import ENTRY
+
+    return [ENTRY]

@@ -76,6 +76,10 @@ def _load_checkpoint(path, device):
     form = pretrained.read(path, "toy")
     if form is None:
         return None
+    if form.config.get("kind") == "trained":  # a snapshot of `gan3d train` (see train.py)
+        from .train import load_trained
+
+        return load_trained(form, device)
     gen = ToySphere(form.card())
     gen.load_state_dict(form.state_dict(), strict=True)
     return gen.to(device)
@@ -89,3 +93,10 @@ def gan3d_register_models():
 @gan3d.hookimpl
 def gan3d_load_checkpoint(path, device):
     return _load_checkpoint(path, device)
+
+
+@gan3d.hookimpl
+def gan3d_register_trainers():
+    from .train import ENTRY
+
+    return [ENTRY]

@@ -1,0 +1,53 @@
+"""Training health: NaN losses stop the run keeping the last good snapshot; a winning D is reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from gan3d.cli.main import main
+from gan3d.train.config import resolve_config
+from gan3d.train.health import HealthConfig, HealthMonitor, TrainingDiverged, check_finite
+from gan3d.train.loop import train
+from gan3d.train.snapshot import latest_snapshot
+from train_helpers import toy_config, write_toml
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_snapshot(sphere_data, tmp_path, capsys):
+    # snapshots every 2 iterations; G's loss turns NaN at iteration 3
+    cfg = toy_config(sphere_data, tmp_path / "runs", kimg=0.04, options={"nan_after": 3})
+    assert main(["train", str(write_toml(tmp_path / "t.toml", cfg)), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    line = [ln for ln in err.splitlines() if ln.startswith("gan3d: error:")][0]
+    assert "training stopped at kimg 0.012 (iteration 3): Loss/Gmain=nan" in line
+    run = tmp_path / "runs" / "00000-toy-custom"
+    assert f"the last good snapshot is {run / 'snapshots' / '000000.008'}" in line
+    assert latest_snapshot(run).name == "000000.008"
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["000000.008"]
+
+    with pytest.raises(TrainingDiverged, match="no snapshot was written yet"):
+        train(resolve_config({**cfg, "options": {"nan_after": 0}, "out": str(tmp_path / "early")}), progress=False)
+
+
+def test_check_finite_names_every_bad_loss():
+    check_finite({"Loss/G": 0.5, "Loss/D": 1.0}, "here", None)
+    with pytest.raises(TrainingDiverged, match=r"Loss/D=inf, Loss/G=nan"):
+        check_finite({"Loss/G": float("nan"), "Loss/D": float("inf"), "Loss/R": 0.0}, "here", "snap")
+
+
+def test_winning_discriminator_warns_once_per_episode():
+    mon = HealthMonitor(HealthConfig(window=4, d_loss_max=0.05, g_rise=0.5))
+    healthy = [{"Loss/Dmain": 1.3, "Loss/Gmain": 0.7 + 0.01 * i, "Loss/Dreg": 0.01} for i in range(6)]
+    assert [mon.update(x) for x in healthy] == [None] * 6
+    # D's loss collapses and G's climbs: the warning comes once the whole window shows it
+    winning = [{"Loss/Dmain": 0.01, "Loss/Gmain": 2.0 + i, "Loss/Dreg": 0.0} for i in range(6)]
+    out = [mon.update(x) for x in winning]
+    assert out[:3] == [None] * 3 and out[4:] == [None, None]
+    assert "discriminator is winning outright: Loss/Dmain stayed below 0.05 for 4 ticks while Loss/Gmain " \
+           "rose from 2 to 5" in out[3]
+    # D near zero but G flat: a D that is merely good is not a warning
+    flat = HealthMonitor(HealthConfig(window=4))
+    assert all(flat.update({"Loss/Dmain": 0.01, "Loss/Gmain": 3.0}) is None for _ in range(8))
+    # the state survives a resume
+    again = HealthMonitor(HealthConfig(window=4, d_loss_max=0.05, g_rise=0.5))
+    again.load_state_dict(mon.state_dict())
+    assert again.history == mon.history and again.warned
