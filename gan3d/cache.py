@@ -2,7 +2,8 @@
 
 Layout: ``<home>/weights/<method>/<variant>/<filename>`` with ``home`` = ``$GAN3D_HOME`` or the
 platform's user cache dir. Extra read-only folders can be listed in ``$GAN3D_PATH`` (``os.pathsep``
-separated); a file found there is used in place. Downloads go to a temporary file, are checked
+separated), laid out like the cache (``weights/<method>/<variant>/<filename>``), per model
+(``<method>/<variant>/<filename>``) or flat; a file found there is used in place. Downloads go to a temporary file, are checked
 against the card's sha256, then moved into place in one rename, so an interrupted download never
 leaves a file that looks complete.
 """
@@ -14,6 +15,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +41,23 @@ def weights_dir(card: ModelCard) -> Path:
 def search_paths(card: ModelCard, wf: WeightFile) -> list[Path]:
     """Every place a weight file is looked for, in order."""
     paths = [weights_dir(card) / wf.filename]
+    for base in extra_folders():
+        # a folder laid out like the cache ($GAN3D_HOME: weights/<method>/<variant>/), per model, or flat
+        paths += [base / "weights" / card.name / wf.filename, base / card.name / wf.filename, base / wf.filename]
+    return paths
+
+
+def extra_folders() -> list[Path]:
+    """The folders listed in ``$GAN3D_PATH``; one that is not a folder is reported (a typo would
+    otherwise go unnoticed) and searched anyway, as it may appear later."""
+    out = []
     for extra in filter(None, os.environ.get("GAN3D_PATH", "").split(os.pathsep)):
         base = Path(extra).expanduser()
-        paths += [base / card.name / wf.filename, base / wf.filename]
-    return paths
+        if not base.is_dir():
+            warnings.warn(f"GAN3D_PATH lists {str(base)!r}, which is not a folder; nothing can be found there",
+                          RuntimeWarning, stacklevel=3)
+        out.append(base)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- hashing
@@ -112,7 +127,9 @@ def _missing_message(card: ModelCard, wf: WeightFile, searched: list[Path], erro
         lines.append(f"  download failed: {e}")
     if wf.note:
         lines.append(f"  {wf.note}")
-    lines.append(f"  then run: gan3d weights add /path/to/{wf.filename} --model {card.name}")
+    if "gan3d weights add" not in wf.note:  # a card's note may already give the command
+        lines.append(f"  then run: gan3d weights add /path/to/{wf.filename} --model {card.name}")
+    lines.append("  (or try the pipeline without them: --random-weights, labelled on every output)")
     return "\n".join(lines)
 
 
@@ -159,6 +176,16 @@ def resolve(card: ModelCard, override: str | os.PathLike | None = None, allow_do
 def add(src: str | os.PathLike, card: ModelCard, filename: str | None = None) -> Path:
     """Copy a hand-downloaded file into the cache, verifying the card's sha256 first."""
     src = Path(src)
+    wf = weight_file(card, src, filename)
+    verify_file(src, wf, card.name)
+    dest = weights_dir(card) / wf.filename
+    with atomic_write(dest) as tmp:
+        shutil.copyfile(src, tmp)
+    return dest
+
+
+def weight_file(card: ModelCard, src: Path, filename: str | None = None) -> WeightFile:
+    """Which of ``card``'s files the hand-downloaded ``src`` is (``filename``, its own name, or the only one)."""
     if not src.is_file():
         raise InputError(f"{src} is not a file")
     if not card.weights:
@@ -175,11 +202,7 @@ def add(src: str | os.PathLike, card: ModelCard, filename: str | None = None) ->
     if wf is None:
         raise InputError(f"{card.name} has no weight file {filename!r}; its files: "
                          f"{', '.join(w.filename for w in card.weights)}")
-    verify_file(src, wf, card.name)
-    dest = weights_dir(card) / wf.filename
-    with atomic_write(dest) as tmp:
-        shutil.copyfile(src, tmp)
-    return dest
+    return wf
 
 
 @dataclass

@@ -5,8 +5,11 @@ The rules that make a comparison fair:
 * **Latents**: every model draws from the same seeds with :func:`gan3d.sample_latents`, so models with
   the same latent size receive exactly the same z. A model with another latent space gets its own draw
   from the same seeds, and the result says so. A latent file applies to the models whose spec it fits.
-* **Cameras**: every model receives the same :class:`gan3d.Camera` and converts it itself. A view
-  outside a model's trained pose range is still rendered, and marked.
+* **Cameras**: every model is seen from the same directions (yaw, pitch), each at its own card's
+  distance, pivot and focal length, since models of different scene scales (a car at 1.7 units, a
+  face at 2.7) would otherwise show nothing; ``absolute_cameras=True`` hands every model the very same
+  :class:`gan3d.Camera` instead, and a camera whose rays miss a model's rendered depths is an error.
+  A view outside a model's trained pose range is still rendered, and marked.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class Entry:
     generator: Generator
     latents: Latents
     note: str = ""
+    cameras: Camera | None = None                          # the views this model was rendered from
+    camera_kwargs: dict = field(default_factory=dict)      # radius, focal/fov_degrees, look_at of them
 
 
 @dataclass
@@ -48,7 +53,8 @@ class Comparison:
     images: list[np.ndarray] = field(default_factory=list)
     outside: list[list[bool]] = field(default_factory=list)  # [model][view]: outside trained pose range
     lpips: list[list[float]] | None = None                    # [model-1][seed] against the first model
-    camera_kwargs: dict = field(default_factory=dict)          # radius, focal, look_at of every camera
+    camera_kwargs: dict = field(default_factory=dict)          # the first model's radius, focal, look_at
+    absolute_cameras: bool = False                             # every model got the first model's cameras
 
 
 def load_or_random(name: str, device: str = "cpu", log=print) -> Generator:
@@ -74,39 +80,45 @@ def model_label(G: Generator, source: str) -> str:
     return f"{label} [{note}]" if note else label
 
 
-def assign_latents(generators: list[Generator], seeds: list[int] | None, latents: Latents | None) -> list[tuple[Latents, str]]:
+def assign_latents(generators: list[Generator], seeds: list[int] | None,
+                   latents: Latents | list[Latents] | None) -> list[tuple[Latents, str]]:
     """The latents each model receives, with a note for those that could not share the common ones.
 
-    With a latent file, models whose spec fits get its z and the others draw from the file's own seeds;
-    ``seeds``, if also given, must be those seeds. Every model receives the same number of latents.
+    ``latents`` is one batch or several (a comparison's ``latents.pt``: one per model); each model gets
+    the first batch whose spec fits, and the others draw from the file's own seeds; ``seeds``, if also
+    given, must be those seeds. Every model receives the same number of latents.
     """
     from .errors import InputError
 
-    if latents is not None:
-        if seeds is not None and latents.seeds is not None and list(seeds) != list(latents.seeds):
-            raise InputError(f"--seeds {seeds} differ from the latent file's seeds {latents.seeds}; drop --seeds "
+    pool = [] if latents is None else [latents] if isinstance(latents, Latents) else list(latents)
+    if pool:
+        file_seeds = next((lat.seeds for lat in pool if lat.seeds is not None), None)
+        if seeds is not None and file_seeds is not None and list(seeds) != list(file_seeds):
+            raise InputError(f"--seeds {seeds} differ from the latent file's seeds {file_seeds}; drop --seeds "
                              f"to use the file's")
-        seeds = latents.seeds if latents.seeds is not None else seeds
-    if latents is not None and not any(G.card.latent == latents.spec for G in generators):
-        takes = "; ".join(f"{G.card.name}: {G.card.latent.describe()}" for G in generators)
-        raise InputError(f"the latent file holds {latents.spec.describe()} latents, which none of the models takes "
-                         f"({takes}); give a file written for one of them, or --seeds instead of --latents")
+        seeds = file_seeds if file_seeds is not None else seeds
+        if not any(G.card.latent == lat.spec for G in generators for lat in pool):
+            takes = "; ".join(f"{G.card.name}: {G.card.latent.describe()}" for G in generators)
+            held = ", ".join(lat.spec.describe() for lat in pool)
+            raise InputError(f"the latent file holds {held} latents, which none of the models takes "
+                             f"({takes}); give a file written for one of them, or --seeds instead of --latents")
     out: list[tuple[Latents, str]] = []
     first_with_spec: dict = {}
     for G in generators:
         spec = G.card.latent
         key = tuple(spec.parts.items())
-        if latents is not None and latents.spec == spec:
-            lat, note = latents, "latents from file"
+        match = next((lat for lat in pool if lat.spec == spec), None)
+        if match is not None:
+            lat, note = match, "latents from file"
         else:
             if seeds is None:
                 raise InputError(f"the latent file does not fit {G.card.name} ({spec.describe()}) and records no "
                                  f"seeds to draw from; pass --seeds")
             lat = sample_latents(spec, seeds)
-            note = "" if latents is None else f"own draw from the file's seeds (the file is {latents.spec.describe()})"
+            note = "" if not pool else f"own draw from the file's seeds (the file holds {pool[0].spec.describe()})"
         if key in first_with_spec and not note:
             note = f"same z as {first_with_spec[key]}"
-        elif key not in first_with_spec and first_with_spec and latents is None:
+        elif key not in first_with_spec and first_with_spec and not pool:
             note = f"own latent space ({spec.describe()}): own draw from the same seeds"
         first_with_spec.setdefault(key, G.card.name)
         out.append((lat, note))
@@ -191,23 +203,49 @@ def _wrap(draw, text: str, xy, width: int, font, fill) -> None:
     draw.multiline_text(xy, "\n".join(lines[:3]), fill=fill, font=font)
 
 
-def compare(generators: list[Generator], labels: list[str], yaws: list[float], pitches: list[float],
-            camera_kwargs: dict, seeds: list[int] | None = None, latents: Latents | None = None,
-            truncation_psi: float = 0.7, truncation_cutoff: int | None = None, batch_size: int = 4) -> Comparison:
-    """Render every model on its assigned latents from the same cameras.
+def model_camera_kwargs(card_camera, overrides: dict) -> dict:
+    """:meth:`Camera.orbit` keyword arguments: a card's radius, look-at and focal, with ``overrides``
+    (any of radius, look_at, focal, fov_degrees) on top."""
+    kw = {"radius": card_camera.radius, "look_at": tuple(card_camera.look_at), "focal": card_camera.focal}
+    if "fov_degrees" in overrides:
+        kw.pop("focal")
+    kw.update(overrides)
+    return kw
 
-    ``camera_kwargs`` (radius, focal, look_at) build one :meth:`Camera.orbit` per (yaw, pitch); every
-    model receives those very cameras.
+
+def compare(generators: list[Generator], labels: list[str], yaws: list[float], pitches: list[float],
+            camera_kwargs: dict | None = None, seeds: list[int] | None = None,
+            latents: Latents | list[Latents] | None = None, truncation_psi: float = 0.7,
+            truncation_cutoff: int | None = None, batch_size: int = 4, absolute_cameras: bool = False) -> Comparison:
+    """Render every model on its assigned latents from the same viewing directions.
+
+    Each model's cameras are :meth:`Camera.orbit` at ``(yaw, pitch)`` with its own card's radius,
+    look-at and focal, overridden by ``camera_kwargs`` (radius, look_at, focal or fov_degrees) where
+    given. ``absolute_cameras=True`` builds them from the first model's card for every model. A camera
+    whose rays miss a model's rendered depths (an empty image) raises :class:`InputError`.
     """
+    from .errors import InputError
+
+    overrides = dict(camera_kwargs or {})
     assigned = assign_latents(generators, seeds, latents)
-    entries = [Entry(lbl, G, lat, note) for G, lbl, (lat, note) in zip(generators, labels, assigned)]
-    cameras = Camera.orbit(yaws, pitches, **camera_kwargs)
-    cmp = Comparison(entries, cameras, yaws, pitches, camera_kwargs=dict(camera_kwargs))
+    shared = model_camera_kwargs(generators[0].card.camera, overrides)
+    entries = []
+    for G, lbl, (lat, note) in zip(generators, labels, assigned):
+        kw = shared if absolute_cameras else model_camera_kwargs(G.card.camera, overrides)
+        cams = Camera.orbit(yaws, pitches, **kw)
+        miss = G.camera_misses(cams)
+        if miss:
+            fix = ("; drop --absolute-cameras (absolute_cameras=False) to view each model from its own distance"
+                   if absolute_cameras and G is not generators[0] else "")
+            raise InputError(miss + fix)
+        entries.append(Entry(lbl, G, lat, note, cams, dict(kw)))
+    cmp = Comparison(entries, entries[0].cameras, yaws, pitches, camera_kwargs=dict(entries[0].camera_kwargs),
+                     absolute_cameras=absolute_cameras)
     total = sum(len(e.latents) for e in entries)
     with tqdm(total=total, desc="compare", unit="latent") as bar:
         for e in entries:
             bar.set_postfix_str(e.generator.card.name)
-            cmp.images.append(render_views(e.generator, e.latents, cameras, truncation_psi, truncation_cutoff,
+            cmp.images.append(render_views(e.generator, e.latents, e.cameras, truncation_psi, truncation_cutoff,
                                            batch_size, bar))
             rng = e.generator.card.pose_range
             cmp.outside.append([not rng.contains(y, p) for y, p in zip(yaws, pitches)])
@@ -215,10 +253,14 @@ def compare(generators: list[Generator], labels: list[str], yaws: list[float], p
 
 
 def save_latents(cmp: Comparison, path: str | Path) -> Path:
-    """``latents.pt``: exactly what each model received (loadable with ``weights_only=True``)."""
+    """``latents.pt``: exactly what each model received (loadable with ``weights_only=True``); the
+    top-level ``cam2world``/``intrinsics`` are the first model's cameras, each model's are in its record.
+    ``gan3d generate --latents`` and ``gan3d compare --latents`` read it back (:meth:`Latents.load_all`)."""
     payload = {"models": [{"label": e.label, "model": e.generator.card.name, "z": e.latents.z.cpu(),
-                           "spec": dict(e.latents.spec.parts), "seeds": e.latents.seeds, "note": e.note}
+                           "spec": dict(e.latents.spec.parts), "seeds": e.latents.seeds, "note": e.note,
+                           "cam2world": e.cameras.cam2world.cpu(), "intrinsics": e.cameras.intrinsics.cpu()}
                           for e in cmp.entries],
+               "absolute_cameras": cmp.absolute_cameras,
                "yaw": cmp.yaws, "pitch": cmp.pitches, "cam2world": cmp.cameras.cam2world.cpu(),
                "intrinsics": cmp.cameras.intrinsics.cpu()}
     with atomic_write(path) as tmp:
@@ -240,9 +282,8 @@ def orbit_frames(cmp: Comparison, num_frames: int, truncation_psi: float, trunca
     for t in tqdm(range(num_frames), desc="orbit video", unit="frame"):
         yaw = mid + amp * math.sin(2 * math.pi * t / num_frames)
         rows = []
-        cam = Camera.orbit(yaw, pitch, **cmp.camera_kwargs)
         for e, w in zip(cmp.entries, ws):
-            cam = cam.to(e.generator.device)
+            cam = Camera.orbit(yaw, pitch, **(e.camera_kwargs or cmp.camera_kwargs)).to(e.generator.device)
             imgs = to_uint8(e.generator.synthesize(w, cam).image)
             rows.append(np.concatenate([np.asarray(_tile(i, tile)) for i in imgs], axis=1))
         yield np.concatenate(rows, axis=0)

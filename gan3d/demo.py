@@ -58,9 +58,8 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     gens = [load_or_random(n, device, log) for n in names]
     for G in gens:
         G.set_deterministic(True)
-    card = gens[0].card.camera
-    cam_kw = {"radius": card.radius, "look_at": tuple(card.look_at), "focal": card.focal}
-    cmp = compare(gens, [model_label(G, n) for G, n in zip(gens, names)], list(yaws), [pitch] * len(yaws), cam_kw,
+    # the same directions for every model, each at its own card's distance and focal (scene scales differ)
+    cmp = compare(gens, [model_label(G, n) for G, n in zip(gens, names)], list(yaws), [pitch] * len(yaws), {},
                   seeds=parse_seeds(seeds), truncation_psi=0.7, batch_size=2)
     grid = save_png(grid_image(cmp, tile), out / "compare" / "grid.png")
     log(f"comparison grid: {grid}  ({time.perf_counter() - t0:.0f} s)")

@@ -109,20 +109,60 @@ class Generator(nn.Module):
         return z.to(self.device, torch.float32)
 
     def check_camera(self, camera: Camera, batch: int) -> Camera:
-        """Broadcast ``camera`` to ``batch``, move it here and warn outside the trained pose range."""
+        """Broadcast ``camera`` to ``batch``, move it here and warn (once per generator) outside the
+        trained pose range, and loudly when the scene's centre lies outside the rendered depth range
+        (the image would be empty)."""
         if not isinstance(camera, Camera):
             raise InputError(f"camera must be a gan3d.Camera, got {type(camera).__name__}")
         camera = camera.expand(batch).to(self.device)
+        warned = self.__dict__.setdefault("_camera_warnings", set())
         yaw, pitch = camera.yaw_pitch()
         rng = self.card.pose_range
         outside = [(float(y), float(p)) for y, p in zip(yaw, pitch) if not rng.contains(float(y), float(p))]
-        if outside:
+        if outside and "pose" not in warned:
+            warned.add("pose")
             warnings.warn(
                 f"{self.card.name} was trained on yaw {rng.yaw} and pitch {rng.pitch} (radians); "
-                f"rendering {len(outside)} camera(s) outside that range, e.g. yaw/pitch {outside[0]}",
+                f"rendering camera(s) outside that range, e.g. yaw/pitch {outside[0]} (radians)",
                 stacklevel=3,
             )
+        miss = self.camera_misses(camera)
+        if miss and "range" not in warned:
+            warned.add("range")
+            warnings.warn(f"EMPTY IMAGES: {miss}", RuntimeWarning, stacklevel=3)
         return camera
+
+    def depth_range(self) -> tuple[float, float] | None:
+        """``(near, far)``: the depths along each ray that rendering samples (world units), or None when
+        the method has no such range (mesh rasterisers, unknown).
+
+        The default reads EG3D-style ``rendering_kwargs`` (``ray_start``/``ray_end``) or a core
+        :class:`~gan3d.render.VolumeRenderer` held as ``self.renderer``; plugins may override it.
+        """
+        rk = getattr(self, "rendering_kwargs", None)
+        if isinstance(rk, dict) and all(isinstance(rk.get(k), (int, float)) for k in ("ray_start", "ray_end")):
+            return float(rk["ray_start"]), float(rk["ray_end"])
+        from .render.volume import VolumeRenderer
+
+        r = getattr(self, "renderer", None)
+        if isinstance(r, VolumeRenderer):
+            return r.ray_start, r.ray_end
+        return None
+
+    def camera_misses(self, camera: Camera) -> str | None:
+        """Why ``camera`` would render nothing, or None: the scene's centre (the world origin) must lie
+        within :meth:`depth_range` along every camera's view axis."""
+        rng = self.depth_range()
+        if rng is None:
+            return None
+        c2w = camera.cam2world.detach().double().cpu()
+        depth = -(c2w[:, :3, 3] * c2w[:, :3, 2]).sum(-1)  # the origin's depth along each camera's +z
+        bad = [float(d) for d in depth if not rng[0] <= float(d) <= rng[1]]
+        if not bad:
+            return None
+        return (f"{self.card.name} renders depths {rng[0]:g}..{rng[1]:g} along each ray, but the scene's centre lies "
+                f"at depth {bad[0]:.3g} from the camera, so its rays miss the scene; use a camera distance in "
+                f"that range (the card's radius is {self.card.camera.radius:g})")
 
     @staticmethod
     def check_truncation(psi: float, cutoff: int | None, num_ws: int) -> None:

@@ -62,3 +62,22 @@ def colorize_labels(semantic: torch.Tensor, size: tuple[int, int] | None = None)
     if size is not None and tuple(labels.shape[-2:]) != tuple(size):
         labels = torch.nn.functional.interpolate(labels, size=size, mode="nearest")
     return label_palette(semantic.shape[1])[labels[:, 0].long().cpu().numpy()]
+
+
+def caption(image: np.ndarray, text: str, colour: tuple[int, int, int] = (200, 0, 0)) -> np.ndarray:
+    """``[H,W,3]`` uint8 with a white strip under it holding ``text`` (e.g. "random weights")."""
+    from PIL import ImageDraw, ImageFont
+
+    try:
+        font = ImageFont.load_default(size=11)
+    except TypeError:  # Pillow < 10.1
+        font = ImageFont.load_default()
+    strip = Image.new("RGB", (image.shape[1], 14), "white")
+    ImageDraw.Draw(strip).text((2, 1), text, fill=colour, font=font)
+    return np.concatenate([image[..., :3], np.asarray(strip)], axis=0)
+
+
+def mark_weights(image: np.ndarray, generator) -> np.ndarray:
+    """``image`` with a caption naming the generator's weights note (e.g. "random weights"), if any."""
+    note = getattr(generator, "weights_note", "")
+    return caption(image, f"{generator.card.name} [{note}]") if note else image

@@ -121,39 +121,65 @@ class Latents:
 
     @classmethod
     def load(cls, path: str | Path, expect=None) -> "Latents":
-        """Read a file written by :meth:`save`; ``expect`` (model, card or spec) is checked if given."""
+        """Read a file written by :meth:`save` or by ``gan3d compare`` (its ``latents.pt``).
+
+        ``expect`` (model, card or spec) is checked if given; from a comparison file it picks the
+        latents of the first compared model with that spec (without it, the first model's).
+        """
+        found = cls.load_all(path)
+        if expect is None:
+            return found[0]
+        want = _spec_of(expect)
+        for lat in found:
+            if lat.spec == want:
+                return lat
+        return found[0].check(want)  # raises, naming both specs
+
+    @classmethod
+    def load_all(cls, path: str | Path) -> list["Latents"]:
+        """Every latent batch in a file: one for a :meth:`save` file, one per model for ``gan3d compare``'s."""
         path = Path(path)
         if not path.is_file():
             raise InputError(f"latent file {str(path)!r} does not exist")
         try:
             if path.suffix == ".npz":
                 with np.load(path, allow_pickle=False) as data:
-                    z, meta = torch.from_numpy(data["z"]), str(data["meta"])
+                    records = [(torch.from_numpy(data["z"]), str(data["meta"]))]
             elif path.suffix == ".pt":
                 data = torch.load(path, map_location="cpu", weights_only=True)
-                if not isinstance(data, dict) or not isinstance(data.get("z"), torch.Tensor) or "meta" not in data:
-                    raise ValueError("it is not a dict with a 'z' tensor and a 'meta' record")
-                z, meta = data["z"], data["meta"]
+                if isinstance(data, dict) and isinstance(data.get("models"), list) and data["models"]:
+                    # a comparison: what each model received, with its spec and seeds
+                    records = [(m["z"], json.dumps({"spec": {"parts": m["spec"]}, "seeds": m.get("seeds")}))
+                               for m in data["models"]]
+                elif isinstance(data, dict) and isinstance(data.get("z"), torch.Tensor) and "meta" in data:
+                    records = [(data["z"], data["meta"])]
+                else:
+                    raise ValueError("it holds neither a 'z' tensor with a 'meta' record nor a comparison's 'models'")
             else:
                 raise InputError(f"latent files end in .pt or .npz, got {path.name!r}")
-            meta = json.loads(meta)
-            spec = LatentSpec(**meta["spec"])
+            parsed = []
+            for z, meta in records:
+                if not isinstance(z, torch.Tensor):
+                    raise ValueError("its latents are not a tensor")
+                meta = json.loads(meta)
+                parsed.append((z, LatentSpec(**meta["spec"]), meta.get("seeds")))
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
             raise InputError(f"{str(path)!r} is not a gan3d latent file ({str(e).splitlines()[0] or type(e).__name__}); "
-                             f"use the latents.pt that `gan3d compare` writes, or write one with "
+                             f"use a latents.pt that `gan3d compare` writes, or write one with "
                              f"gan3d.Latents(z, spec, seeds).save(path)") from None
-        if z.ndim != 2 or z.shape[1] != spec.dim:
-            raise InputError(f"{str(path)!r}: latents of shape {list(z.shape)} do not fit spec ({spec.describe()})")
-        if not torch.isfinite(z).all():
-            raise InputError(f"{str(path)!r} holds NaN or infinite latents")
-        seeds = meta.get("seeds")
-        if seeds is not None and (not isinstance(seeds, list) or len(seeds) != z.shape[0]
-                                  or not all(isinstance(s, int) and s >= 0 for s in seeds)):
-            raise InputError(f"{str(path)!r}: its seed list does not match its {z.shape[0]} latents")
-        lat = cls(z.float(), spec, seeds)
-        return lat.check(expect) if expect is not None else lat
+        out = []
+        for z, spec, seeds in parsed:
+            if z.ndim != 2 or z.shape[1] != spec.dim:
+                raise InputError(f"{str(path)!r}: latents of shape {list(z.shape)} do not fit spec ({spec.describe()})")
+            if not torch.isfinite(z).all():
+                raise InputError(f"{str(path)!r} holds NaN or infinite latents")
+            if seeds is not None and (not isinstance(seeds, list) or len(seeds) != z.shape[0]
+                                      or not all(isinstance(s, int) and s >= 0 for s in seeds)):
+                raise InputError(f"{str(path)!r}: its seed list does not match its {z.shape[0]} latents")
+            out.append(cls(z.float(), spec, seeds))
+        return out
 
 
 def sample_latents(model_or_spec, seeds) -> Latents:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +24,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: int 
     suffix = path.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise InputError(f"videos are written as .mp4 or .gif, got {path.name!r}")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise InputError(f"frames per second must be a positive number, got {fps!r}")
     with atomic_write(path) as tmp:
         if suffix == ".gif":
             imgs = [Image.fromarray(f) for f in frames]

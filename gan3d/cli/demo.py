@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import torch
-
-from .args import parse_angles
+from .args import add_device_argument, parse_angles
 
 
 def register(sub) -> None:
@@ -19,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--num", type=int, default=2, help="latents per metric in the evaluation run")
     p.add_argument("--metrics", default="pose,smile,id,lpips_diversity,fid")
     p.add_argument("--ref", default=None, help="reference images for fid (folder or EG3D dataset zip)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    add_device_argument(p)
     p.add_argument("--out", default="outputs/demo")
     p.set_defaults(func=run)
 

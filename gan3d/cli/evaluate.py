@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .args import (add_device_argument, add_weights_arguments, check_positive, check_truncation, load_model,
+                   output_file)
 
 _METRIC_ALIASES = {"kid": "fid", "lpips": "lpips_diversity"}
 
@@ -41,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=8, help="renders per generator call")
     p.add_argument("--deterministic", action="store_true",
                    help="render without random ray jitter or noise (recorded in the protocol)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (default)")
-    p.add_argument("--weights", help="the model's weights file or folder (overrides the cache)")
+    add_device_argument(p, default=None)
+    add_weights_arguments(p, "the model's weights file or folder")
     p.add_argument("--id-backend", default="facenet", choices=("facenet", "dlib"))
     p.add_argument("--facenet-weights", help="local 20180402-114759-vggface2.pt")
     p.add_argument("--pose-backend", default="mtcnn", choices=("mtcnn", "dlib"),
@@ -101,11 +103,12 @@ def metric_options(name: str, args: argparse.Namespace, device: str) -> dict:
     return {}
 
 
-def format_table(results) -> str:
-    """A plain-text table of metric results."""
+def format_table(results, weights_note: str = "") -> str:
+    """A plain-text table of metric results; ``weights_note`` (e.g. "random weights") marks every row."""
     rows = [("metric", "value", "spread", "n", "protocol", "notes")]
     for r in results:
-        notes = ", ".join(f"{k}={v}" for k, v in r.details.items() if k.startswith("undetected") and v)
+        notes = ", ".join([weights_note.upper()] * bool(weights_note)
+                          + [f"{k}={v}" for k, v in r.details.items() if k.startswith("undetected") and v])
         rows.append((r.name, f"{r.value:.6g}", "" if r.spread is None else f"{r.spread:.3g}", str(r.n),
                      r.protocol_hash[:8], notes))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -138,10 +141,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give the model to evaluate: gan3d evaluate NAME --metrics ... (or a run.toml)")
     if Path(args.model).suffix in (".toml", ".yaml", ".yml"):
         return run_config(args)
-    if args.num < 1:
-        raise InputError(f"--num must be at least 1, got {args.num}")
-    if args.batch < 1:
-        raise InputError(f"--batch must be at least 1, got {args.batch}")
+    check_positive(args.num, "--num")
+    check_positive(args.batch, "--batch")
+    check_positive(args.ref_num, "--ref-num")
+    check_positive(args.seed, "--seed", 0)
+    check_positive(args.camera_seed, "--camera-seed", 0)
+    check_positive(args.smile_frames, "--smile-frames")
+    check_truncation(args.trunc, args.trunc_cutoff)
+    if args.out:
+        output_file(args.out)
     metrics = parse_metrics(args.metrics)
     if "fid" in metrics and not args.ref:
         raise InputError("fid/kid need reference images: add --ref PATH (a folder or an EG3D dataset zip)")
@@ -150,15 +158,15 @@ def run(args: argparse.Namespace) -> int:
     cameras = camera_distribution(args.cameras, dataset=args.labels or args.ref)
     device = resolve_device(args.device)
     evaluators = [registry.evaluator_entry(m).build(**metric_options(m, args, str(device))) for m in metrics]
-    G = registry.load(args.model, device=str(device), weights=args.weights)
+    G = load_model(args, device=str(device))
     config = HarnessConfig(num=args.num, seed=args.seed, camera_seed=args.camera_seed, cameras=cameras,
                            truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff, batch_size=args.batch,
                            rendering="deterministic" if args.deterministic else "default",
                            device=str(device), progress=not args.quiet)
     report = evaluate(G, evaluators, config, model=args.model)
-    print(format_table(report.results))
+    print(format_table(report.results, G.weights_note))
     if args.out:
-        payload = {"model": args.model, "results": [_finite(r.model_dump(mode="json")) for r in report.results],
+        payload = {"model": args.model, "weights_note": G.weights_note or None, "results": [_finite(r.model_dump(mode="json")) for r in report.results],
                    "timing": {"generator_seconds": report.generator_seconds, "images": report.images,
                               "evaluator_seconds": report.evaluator_seconds}}
         write_text_atomic(Path(args.out), json.dumps(payload, indent=2, allow_nan=False) + "\n")
@@ -178,7 +186,7 @@ def run_config(args: argparse.Namespace) -> int:
         raise InputError(f"options {', '.join(given)} are not used with a run config: set the run's settings in "
                          f"{args.model} (only --device and --quiet go with it)")
     cfg = load_config(args.model)
-    if args.device != "auto":
+    if args.device is not None:
         cfg = cfg.model_copy(update={"device": args.device})
     results = execute(cfg, progress=not args.quiet)
     from ..eval.harness import _dist

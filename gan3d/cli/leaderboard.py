@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import leaderboard
 from ..errors import InputError
 from ..store import DEFAULT_STORE, ResultStore
+from .args import output_file
 
 
 def register(sub) -> None:
@@ -23,9 +24,14 @@ def register(sub) -> None:
 def run(args) -> int:
     if not Path(args.store).is_file():
         raise InputError(f"no results store at {args.store}; run `gan3d evaluate` first or pass --store")
-    missing = [g for g in args.grid if not Path(g).is_file()]
-    if missing:
-        raise InputError(f"--grid {missing[0]} does not exist; give a grid.png that `gan3d compare` wrote")
+    for g in args.grid:
+        if not Path(g).is_file():
+            raise InputError(f"--grid {g} does not exist; give a grid.png that `gan3d compare` wrote")
+        with open(g, "rb") as f:
+            if f.read(8) != b"\x89PNG\r\n\x1a\n":  # the page embeds it as a PNG
+                raise InputError(f"--grid {g} is not a PNG image; give a grid.png that `gan3d compare` wrote")
+    if args.out:
+        output_file(args.out)
     with ResultStore(args.store) as store:
         results = store.results()
     if args.out:

@@ -14,7 +14,7 @@ from ..errors import Gan3dError
 # Core command modules, each with ``register(subparsers)``; missing ones (optional parts) are skipped.
 _CORE_COMMANDS = ("gan3d.cli.models", "gan3d.cli.weights", "gan3d.cli.generate", "gan3d.cli.evaluate",
                   "gan3d.cli.compare", "gan3d.cli.leaderboard", "gan3d.cli.demo",
-                  "gan3d.cli.method_commands")
+                  "gan3d.cli.method_commands", "gan3d.cli.dataset", "gan3d.cli.train")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,6 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Python API parameter -> the flag a user typed: an error raised deep in a model names the former
+_FLAG_OF = {"truncation_psi": "--trunc", "truncation_cutoff": "--trunc-cutoff", "fov_degrees": "--fov",
+            "neural_rendering_resolution": "--nrr", "sample_mult": "--sample-mult"}
+_API_NAME = re.compile(r"\b(" + "|".join(_FLAG_OF) + r")\b(?= must)")
+
+
+def _flag_names(message: str) -> str:
+    """``"truncation_cutoff must be ..."`` -> ``"--trunc-cutoff must be ..."``."""
+    return _API_NAME.sub(lambda m: _FLAG_OF[m.group(1)], message)
+
+
+def _close_progress_bars() -> None:
+    """End open progress bars, so that an error starts on its own line rather than after a bar."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("default", RuntimeWarning)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
@@ -77,15 +96,17 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if args.command is None else 2
         return int(args.func(args) or 0)
     except Gan3dError as e:
-        print(f"gan3d: error: {e}", file=sys.stderr)
-        return 2
-    except (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError) as e:
-        # output folders that cannot be written, inputs that vanished: say which path, no traceback
-        print(f"gan3d: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
+        _close_progress_bars()
+        print(f"gan3d: error: {_flag_names(str(e))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `gan3d models | head`
         sys.stdout = open(os.devnull, "w")
         return 0
+    except OSError as e:
+        # locations that cannot be written (read-only, full disk), inputs that vanished: which path, no traceback
+        _close_progress_bars()
+        print(f"gan3d: error: {e.strerror or e}: {e.filename or ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("gan3d: interrupted", file=sys.stderr)
         return 130

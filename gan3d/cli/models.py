@@ -12,7 +12,8 @@ from ..registry import failed_plugins, list_models, model_card
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list registered models and whether their weights are cached",
-                       description="Table of every registered model (installed plugins), with cached-weights status.")
+                       description="Table of every registered model with its cached-weights status, catalogued models whose "
+                                   "plugin is not installed, and the installed plugins.")
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch filter, e.g. 'eg3d/*'")
     p.set_defaults(func=run_models)
 
@@ -48,9 +49,27 @@ def run_models(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    print(f"plugins: {', '.join(_installed_plugins()) or 'none installed'}")
     for name, err in failed_plugins().items():
         print(f"plugin {name} failed to load: {err}")
     return 0
+
+
+def _installed_plugins() -> list[str]:
+    """``name (distribution version)`` of every loaded plugin (those registered from entry points)."""
+    import importlib.metadata
+
+    from ..registry import ENTRY_POINT_GROUP, plugin_manager
+
+    dists = {ep.name: ep.dist for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    out = []
+    for name, _ in sorted(plugin_manager().list_name_plugin()):
+        dist = dists.get(name)
+        if dist is not None:
+            out.append(f"{name} ({dist.metadata['Name']} {dist.version})")
+        elif name != "gan3d-core":  # registered at run time (tests, notebooks)
+            out.append(name)
+    return out
 
 
 def run_info(args) -> int:

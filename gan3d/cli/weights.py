@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import cache
 from ..errors import ChecksumError, InputError
 from ..registry import list_models, model_card
+from .args import output_dir, output_file
 
 
 def register(sub) -> None:
@@ -15,10 +16,12 @@ def register(sub) -> None:
     ws = p.add_subparsers(dest="weights_command", metavar="ACTION", parser_class=type(p))
     q = ws.add_parser("list", help="what is cached: sizes and verification")
     q.set_defaults(func=run_list)
-    q = ws.add_parser("add", help="copy a hand-downloaded file into the cache (sha256-verified)")
+    q = ws.add_parser("add", help="copy a hand-downloaded file into the cache (sha256-verified, or opened with "
+                                  "the method's reader when the card pins no sha256)")
     q.add_argument("file")
     q.add_argument("--model", required=True, help="registered model name the file belongs to")
     q.add_argument("--as", dest="filename", default=None, help="which of the card's files this is")
+    q.add_argument("--force", action="store_true", help="replace a file already in the cache")
     q.set_defaults(func=run_add)
     q = ws.add_parser("path", help="print where a model's files are (or would be) cached")
     q.add_argument("name")
@@ -58,11 +61,60 @@ def run_list(args) -> int:
 
 def run_add(args) -> int:
     card = model_card(args.model)
-    dest = cache.add(args.file, card, args.filename)
-    wf = next(w for w in card.weights if w.filename == dest.name)
-    state = "sha256 verified" if wf.sha256 else "no sha256 pinned on the card, not verified"
+    wf = cache.weight_file(card, Path(args.file), args.filename)
+    dest = cache.weights_dir(card) / wf.filename
+    if dest.exists() and not args.force:
+        raise InputError(f"{dest} is already cached; add --force to replace it")
+    output_file(dest, "the cache file")
+    state = "sha256 verified" if wf.sha256 else _open_with_reader(card, wf, Path(args.file))
+    dest = cache.add(args.file, card, wf.filename)
     print(f"added {dest} ({state})")
     return 0
+
+
+def _open_with_reader(card, wf, src: Path) -> str:
+    """With no sha256 pinned: load ``src`` as the card's model with its plugin's own reader (restricted
+    unpickling or weights-only loading, no code run); refuse a file that is not that model."""
+    from ..errors import CheckpointError, Gan3dError
+    from ..registry import model_entry
+
+    files = {wf.filename: src}
+    for other, st in zip(card.weights, cache.status(card)):
+        if other.filename != wf.filename:
+            if st.path is None:
+                return (f"no sha256 pinned on the card; not opened, as {card.name} also needs {other.filename}, "
+                        f"which is not cached yet")
+            files[other.filename] = st.path
+    entry = model_entry(card.name)
+    try:
+        loaded = entry.build(card, files, "cpu")
+    except Gan3dError as e:
+        raise CheckpointError(f"{src} is not a {card.name} checkpoint, nothing was added: {e}") from None
+    except Exception as e:  # noqa: BLE001 - a reader failing on a foreign file is a bad file, not a bug to show
+        raise CheckpointError(f"{src} is not a {card.name} checkpoint, nothing was added "
+                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    from ..registry import load
+
+    problem = _architecture_difference(loaded, load(card.name, weights="random"))  # the card's own architecture
+    if problem:
+        raise CheckpointError(f"{src} holds another network than {card.name}'s ({problem}); nothing was added")
+    return (f"no sha256 pinned on the card; opened with the {card.method} plugin's reader without running code: "
+            f"every tensor matches {card.name}'s architecture")
+
+
+def _architecture_difference(model, reference) -> str:
+    """How ``model``'s tensors differ from ``reference``'s (names and shapes), or "" when they match."""
+    have = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    want = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
+    missing, extra = sorted(want.keys() - have.keys()), sorted(have.keys() - want.keys())
+    shapes = sorted(k for k in want.keys() & have.keys() if want[k] != have[k])
+    if shapes:
+        k = shapes[0]
+        return f"{len(shapes)} tensor(s) of other shapes, e.g. {k} {list(have[k])} instead of {list(want[k])}"
+    if missing or extra:
+        k = (missing or extra)[0]
+        return f"{len(missing)} tensor(s) missing and {len(extra)} unexpected, e.g. {k}"
+    return ""
 
 
 def run_path(args) -> int:
@@ -76,15 +128,23 @@ def run_path(args) -> int:
 
 def run_verify(args) -> int:
     names = args.names or list_models()
-    bad = 0
+    bad, missing = 0, []
     for name in names:
-        for f in cache.status(model_card(name), check=True):
+        card = model_card(name)
+        if args.names and not card.weights:
+            print(f"{'-':10s} {name} needs no weights")
+        for f in cache.status(card, check=True):
             if f.status == "missing":
+                if args.names:  # asked for by name: say so
+                    print(f"{'missing':10s} {name} {f.filename}")
+                    missing.append(f"{name} {f.filename}")
                 continue
             print(f"{f.status:10s} {name} {f.filename}")
             bad += f.status == "MISMATCH"
     if bad:
         raise ChecksumError(f"{bad} file(s) do not match their sha256; delete and download them again")
+    if missing:
+        raise InputError(f"not in the cache: {', '.join(missing)}; add with `gan3d weights add FILE --model NAME`")
     return 0
 
 
@@ -92,8 +152,9 @@ def run_convert(args) -> int:
     from ..registry import load
 
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()):
         raise InputError(f"{out} exists and is not empty; choose a new folder")
+    output_dir(out, "output folder")
     gen = load(args.checkpoint)
     gen.save_pretrained(out)
     print(f"wrote {out / 'config.json'} and {out / 'weights.pt'}; load with gan3d.load({str(out)!r})")

@@ -138,6 +138,17 @@ def test_official_sweep_command_writes_images_masks_and_video(capsys, fixture_mo
     # `gan3d video` on a CNeRF model is the official sweep, always with its MP4
     code, out, err = run(capsys, "video", str(fixture_model_dir), "--seeds", "0", "--tile", "32", "--out", str(tmp_path))
     assert code == 0, err
+    assert "10/10" in err and "view" in err  # a progress bar over the views
     grid = np.asarray(Image.open(tmp_path / "seed0000_sweep.png"))
     assert grid.shape[1] == 10 * 32  # ten azimuths
     assert (tmp_path / "sweep.mp4").stat().st_size > 0
+
+
+def test_edit_of_a_region_absent_from_the_image_says_so(capsys, fixture_model_dir, tmp_path):
+    # the fixture's seed 3 shows no hair from the frontal camera
+    code, out, err = run(capsys, "edit", str(fixture_model_dir), "--seed", "3", "--region", "hair", "--direction",
+                         "self", "--steps", "0:1:2", "--tile", "16", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "the hair region is empty for seed 3" in err
+    assert out.count("locality n/a (region empty)") == 2 and "locality 0.000" not in out
+    assert "edit hair" in err  # progress over the edits

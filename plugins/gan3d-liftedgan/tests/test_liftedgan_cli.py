@@ -48,10 +48,11 @@ def test_official_uint8_truncates():
     (["--path", "pitch", "--format", "mp4"], "seed0002_pitch.mp4", 2),
     (["--relight", "--format", "gif"], "seed0002_light.gif", 2),
 ])
-def test_video(safe_folder, tmp_path, extra, name, frames):
+def test_video(safe_folder, tmp_path, extra, name, frames, capsys):
     out = tmp_path / "vid"
     assert main(["video", str(safe_folder), "--seeds", "2", "--frames", str(frames), "--out", str(out),
                  "--device", "cpu", *extra]) == 0
+    assert f"{frames}/{frames}" in capsys.readouterr().err  # a progress bar over the frames
     path = out / name
     assert path.is_file() and path.stat().st_size > 1000
     if path.suffix == ".gif":

@@ -6,16 +6,20 @@ Names that another plugin already took get a ``cnerf-`` prefix instead of failin
 
 from __future__ import annotations
 
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from tqdm.auto import tqdm
+
 import gan3d
+from gan3d.cli.args import (add_device_argument, add_weights_arguments, check_positive, check_truncation, default_out,
+                            load_model, output_dir, warn_pose_range)
 from gan3d.errors import InputError
-from gan3d.images import save_png, to_uint8
+from gan3d.images import mark_weights, save_png, to_uint8
 
 from .camera import camera_from_angles
 from .classes import CLASS_NAMES, colorize, region_index
@@ -56,8 +60,8 @@ def _add_common(p, seed_default: int = 3) -> None:
     p.add_argument("--yaw", type=float, default=0.0, help="camera yaw in radians (gan3d.Camera convention)")
     p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in radians")
     p.add_argument("--tile", type=int, default=192, help="pixels per image in the grid")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--weights", default=None, help="weight file/folder overriding the cache")
+    add_device_argument(p)
+    add_weights_arguments(p)
 
 
 def _name(sub, name: str) -> str:
@@ -91,25 +95,30 @@ def register(sub) -> None:
     p = sub.add_parser("cnerf-sweep", help="CNeRF: the official 10-view azimuth sweep with masks",
                        description="For each seed, the 10 views of inference_Full.py (azimuth 0.3*linspace(-1.5,1.5,10), "
                                    "elevation 0.12) and their colour-coded semantic masks.")
-    add_sweep_arguments(p)
+    _sweep_arguments(p, "cnerf-sweep")
+    p.add_argument("--video", action="store_true", help="also write sweep.mp4 (image | mask per frame)")
     p.set_defaults(func=run_sweep)
 
 
+def _sweep_arguments(p, command: str) -> None:
+    p.add_argument("model", help="a registered CNeRF model (gan3d models) or a checkpoint path")
+    p.add_argument("--seeds", default="0-2", help="seeds, e.g. 0-2 (default 0-2)")
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation psi as the official inference (default 0.7)")
+    p.add_argument("--tile", type=int, default=128, help="pixels per image in the grids")
+    add_device_argument(p)
+    add_weights_arguments(p)
+    p.add_argument("--out", default=None, help=f"output folder (default outputs/{command}/<model>)")
+
+
 def add_sweep_arguments(p) -> None:
-    p.add_argument("model")
-    p.add_argument("--seeds", default="0-2")
-    p.add_argument("--trunc", type=float, default=0.7)
-    p.add_argument("--tile", type=int, default=128)
-    p.add_argument("--video", action="store_true", help="also write sweep.mp4 (image | mask per frame)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--out", default=None, help="output folder (default outputs/cnerf-sweep/<model>)")
+    """``gan3d video cnerf/...``'s options: the sweep's, and the MP4 is always written."""
+    _sweep_arguments(p, "video")
 
 
 def run_video(args) -> int:
     """``gan3d video cnerf/...``: the sweep, always with its MP4."""
     args.video = True
-    return run_sweep(args)
+    return run_sweep(args, "video")
 
 
 def method_commands() -> list:
@@ -117,24 +126,19 @@ def method_commands() -> list:
                                 "the official 10-view azimuth sweep (inference_Full.py) with semantic masks, MP4")]
 
 
-def _load(args):
+def _load(args, kind: str):
+    """Check the shared options and the output folder (``args.out``), then load the model."""
     from .generator import CNeRFGenerator
 
-    if not math.isfinite(args.trunc) or not -1 <= args.trunc <= 2:
-        raise InputError(f"--trunc must be a number in [-1, 2], got {args.trunc}")
-    if getattr(args, "tile", 64) < 16:
-        raise InputError("--tile must be at least 16 pixels")
-    G = getattr(args, "generator", None) or gan3d.load(args.model, device=args.device, weights=args.weights)
-    G = G.to(args.device)
+    check_truncation(args.trunc)
+    check_positive(getattr(args, "tile", None), "--tile", 16)
+    args.out = output_dir(args.out or default_out(kind, args.model))
+    G = load_model(args)
     if not isinstance(G, CNeRFGenerator):
         raise InputError(f"{args.model} is a {G.card.method} model; this command needs a CNeRF model")
+    if hasattr(args, "yaw"):
+        warn_pose_range(G.card, [args.yaw], [args.pitch])
     return G
-
-
-def _out(args, kind: str, G) -> Path:
-    out = Path(args.out or Path("outputs") / kind / G.card.name.replace("/", "_"))
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def _w_for_seed(G, seed: int, psi: float) -> torch.Tensor:
@@ -148,10 +152,12 @@ def _camera(G, args) -> gan3d.Camera:
 
 @torch.no_grad()
 def run_regions(args) -> int:
-    G = _load(args)
+    G = _load(args, "regions")
     cam = _camera(G, args)
     w = _w_for_seed(G, args.seed, args.trunc)
-    full, alone = G.render_regions(w, cam)  # one volume rendering for all regions
+    with tqdm(total=1, desc=f"regions seed {args.seed}", unit="render") as bar:
+        full, alone = G.render_regions(w, cam)  # one volume rendering for all regions
+        bar.update(1)
     sem = full.extras.get("semantic_high", full.semantic)
     top, bottom = [to_uint8(full.image)[0], to_uint8(colorize(sem))[0]], [to_uint8(full.image_raw)[0],
                                                                           to_uint8(colorize(full.semantic))[0]]
@@ -162,8 +168,8 @@ def run_regions(args) -> int:
         bottom.append(to_uint8(full.extras["regions"][:, k])[0])
         top_l.append(f"{k} {name}")
         bottom_l.append(f"{name} (own colour)")
-    out = _out(args, "regions", G)
-    path = save_png(labelled_grid([top, bottom], [top_l, bottom_l], args.tile), out / f"seed{args.seed:04d}_regions.png")
+    path = save_png(mark_weights(labelled_grid([top, bottom], [top_l, bottom_l], args.tile), G),
+                    Path(args.out) / f"seed{args.seed:04d}_regions.png")
     print(f"wrote {path}")
     return 0
 
@@ -173,7 +179,9 @@ def run_edit(args) -> int:
     if (args.from_seed is None) == (args.direction is None):
         raise InputError("give exactly one of --from-seed SEED or --direction FILE|self")
     k = region_index(args.region)
-    G = _load(args)
+    if args.direction is not None and args.direction != "self":
+        load_direction(args.direction, None)  # a bad file fails before the model loads
+    G = _load(args, "edit")
     cam = _camera(G, args)
     w = _w_for_seed(G, args.seed, args.trunc)
     if args.from_seed is not None:
@@ -187,42 +195,55 @@ def run_edit(args) -> int:
         edits = move_region(w, k, steps, direction, part)
         labels = [f"{CLASS_NAMES[k]} {part} {s:+.2f}" for s in steps]
     before = G.synthesize(w, cam)
-    after = gan3d.GeneratorOutput.cat([G.synthesize(edits[i:i + 1], cam) for i in range(edits.shape[0])])
+    after = gan3d.GeneratorOutput.cat([G.synthesize(edits[i:i + 1], cam)
+                                       for i in tqdm(range(edits.shape[0]), desc=f"edit {CLASS_NAMES[k]}", unit="edit")])
     sem_b = before.extras.get("semantic_high", before.semantic)
     sem_a = after.extras.get("semantic_high", after.semantic)
     # the region before or after the edit (a swapped mouth may be larger than the original)
     mask = torch.clamp(region_mask(sem_b, k).expand(len(edits), -1, -1, -1) + region_mask(sem_a, k), max=1)
     loc = locality(before.image.expand_as(after.image), after.image, mask)
+    empty = mask.sum((1, 2, 3)) == 0  # the region shows in neither image: locality means nothing
+    scores = ["n/a (region empty)" if e else f"{float(s):.3f}" for e, s in zip(empty.tolist(), loc["score"])]
     tiles = [[to_uint8(before.image)[0]] + list(to_uint8(after.image)),
              [to_uint8(colorize(sem_b))[0]] + list(to_uint8(colorize(sem_a)))]
-    names = [[f"seed {args.seed}"] + labels, ["mask"] + [f"locality {float(s):.2f}" for s in loc["score"]]]
-    out = _out(args, "edit", G)
+    names = [[f"seed {args.seed}"] + labels, ["mask"] + [f"locality {s}" for s in scores]]
+    out = Path(args.out)
     tag = f"from{args.from_seed}" if args.from_seed is not None else "direction"
-    path = save_png(labelled_grid(tiles, names, args.tile), out / f"seed{args.seed:04d}_{CLASS_NAMES[k]}_{tag}.png")
-    for lab, i, o, s in zip(labels, loc["inside"], loc["outside"], loc["score"]):
-        print(f"{lab}: change inside {CLASS_NAMES[k]} {float(i):.4f}, outside {float(o):.4f}, "
-              f"locality {float(s):.3f}")
+    path = save_png(mark_weights(labelled_grid(tiles, names, args.tile), G),
+                    out / f"seed{args.seed:04d}_{CLASS_NAMES[k]}_{tag}.png")
+    if bool(empty.any()):
+        print(f"warning: the {CLASS_NAMES[k]} region is empty for seed {args.seed} from this camera (before and after "
+              f"{'every' if bool(empty.all()) else 'some'} edit), so its locality cannot be measured; try another "
+              f"--seed, --region or --yaw", file=sys.stderr)
+    for lab, i, o, s in zip(labels, loc["inside"], loc["outside"], scores):
+        print(f"{lab}: change inside {CLASS_NAMES[k]} {float(i):.4f}, outside {float(o):.4f}, locality {s}")
     print(f"wrote {path}")
     return 0
 
 
 @torch.no_grad()
-def run_sweep(args) -> int:
-    G = _load(args)
+def run_sweep(args, command: str = "cnerf-sweep") -> int:
     seeds = gan3d.parse_seeds(args.seeds)
+    G = _load(args, command)
     cams = camera_from_angles(SWEEP_AZIMUTHS, [SWEEP_ELEVATION] * len(SWEEP_AZIMUTHS),
                               G.config.half_fov_degrees).to(G.device)
-    out = _out(args, "cnerf-sweep", G)
+    out = Path(args.out)
     frames = []
+    bar = tqdm(total=len(seeds) * len(cams), desc=f"{command} {G.card.name}", unit="view")
     for seed in seeds:
         w = _w_for_seed(G, seed, args.trunc)
-        o = gan3d.GeneratorOutput.cat([G.synthesize(w, cams[v]) for v in range(len(cams))])
+        views = []
+        for v in range(len(cams)):
+            views.append(G.synthesize(w, cams[v]))
+            bar.update(1)
+        o = gan3d.GeneratorOutput.cat(views)
         sem = o.extras.get("semantic_high", o.semantic)
         imgs, masks = to_uint8(o.image.clamp(-1, 1)), to_uint8(colorize(sem))
         tiles = [list(imgs), list(masks)]
         labels = [[f"azim {a:+.2f}" for a in SWEEP_AZIMUTHS], [""] * len(SWEEP_AZIMUTHS)]
-        save_png(labelled_grid(tiles, labels, args.tile), out / f"seed{seed:04d}_sweep.png")
-        frames += [np.concatenate([i, m], axis=1) for i, m in zip(imgs, masks)]
+        save_png(mark_weights(labelled_grid(tiles, labels, args.tile), G), out / f"seed{seed:04d}_sweep.png")
+        frames += [mark_weights(np.concatenate([i, m], axis=1), G) for i, m in zip(imgs, masks)]
+    bar.close()
     msg = f"wrote {len(seeds)} sweeps to {out}"
     if args.video:
         from gan3d.video import write_video

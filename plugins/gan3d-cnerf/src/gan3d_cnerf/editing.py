@@ -64,8 +64,9 @@ def parse_steps(text: str) -> list[float]:
     return steps
 
 
-def load_direction(path: str | Path, dim: int) -> torch.Tensor:
-    """A direction ``[dim]`` from ``.pt`` (tensor, weights-only), ``.npy`` or ``.npz`` (first array)."""
+def load_direction(path: str | Path, dim: int | None) -> torch.Tensor:
+    """A direction ``[dim]`` from ``.pt`` (tensor, weights-only), ``.npy`` or ``.npz`` (first array);
+    ``dim=None`` checks the file alone (before the model is loaded)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"direction file {str(path)!r} does not exist")
@@ -85,9 +86,12 @@ def load_direction(path: str | Path, dim: int) -> torch.Tensor:
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - any parse failure is a bad file
-        raise InputError(f"cannot read a direction from {str(path)!r} ({type(e).__name__}: {e})") from None
-    if d.numel() != dim or not torch.isfinite(d).all() or float(d.norm()) == 0:
-        raise InputError(f"{str(path)!r} must hold {dim} finite numbers, not all zero (got {d.numel()})")
+        raise InputError(f"{str(path)!r} is not a readable direction file (corrupt, or not a .pt tensor / .npy / "
+                         f".npz array: {type(e).__name__}); save one with torch.save(tensor, path) or "
+                         f"numpy.save") from None
+    if (dim is not None and d.numel() != dim) or not torch.isfinite(d).all() or float(d.norm()) == 0:
+        size = "" if dim is None else f"{dim} "
+        raise InputError(f"{str(path)!r} must hold {size}finite numbers, not all zero (got {d.numel()})")
     return d
 
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
-from pathlib import Path
-
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
+from gan3d.cli.args import (add_device_argument, add_weights_arguments, check_fps, check_positive, check_truncation,
+                            default_out, load_model, output_dir)
 from gan3d.errors import InputError
-from gan3d.images import save_png
-from gan3d.latents import sample_latents
-from gan3d.registry import load
+from gan3d.images import mark_weights, save_png
+from gan3d.latents import parse_seeds, sample_latents
 from gan3d.video import write_video
 
 from .model import LiftedGAN, normal_to_image, pose_sweep_view, relight_vector
@@ -37,8 +36,7 @@ def sweep(kind: str, relight: bool) -> list[float]:
 
 
 def _model(args) -> LiftedGAN:
-    G = getattr(args, "generator", None) or load(args.model, device=args.device, weights=getattr(args, "weights", None))
-    G = G.to(args.device)
+    G = load_model(args)
     if not isinstance(G, LiftedGAN):
         raise InputError(f"{args.model} is not a LiftedGAN model ({type(G).__name__}); these commands need "
                          f"LiftedGAN's light and view controls")
@@ -47,27 +45,31 @@ def _model(args) -> LiftedGAN:
 
 @torch.no_grad()
 def run_video(args) -> int:
-    G = _model(args)
+    check_fps(args.fps)
+    check_positive(args.frames, "--frames", 2)
+    check_truncation(args.trunc)
     angles = sweep(args.path, args.relight)
     if args.frames is not None:
-        if args.frames < 2:
-            raise InputError("--frames must be at least 2")
         lo, hi = angles[0], angles[-1]
         angles = [lo + (hi - lo) * i / (args.frames - 1) for i in range(args.frames)]
-    out = Path(args.out or Path("outputs") / "video" / G.card.name.replace("/", "_"))
-    if args.interp:
-        seeds = [int(s) for s in str(args.interp).split(",")]
-        if len(seeds) != 2:
-            raise InputError(f"--interp takes two seeds, e.g. 3,7; got {args.interp!r}")
+    interp = parse_seeds(args.interp) if args.interp else None
+    if interp is not None and len(interp) != 2:
+        raise InputError(f"--interp takes two seeds, e.g. 3,7; got {args.interp!r}")
+    seeds = parse_seeds(args.seeds)
+    out = output_dir(args.out or default_out("video", args.model))
+    G = _model(args)
+    if interp:
+        seeds = interp
         lat = sample_latents(G, seeds)
         w = G.mapping(lat.z.to(G.device), None, args.trunc)[:, 0]
         jobs = [(f"interp{seeds[0]}-{seeds[1]}", w[0:1], w[1:2])]
     else:
-        lat = sample_latents(G, args.seeds)
+        lat = sample_latents(G, seeds)
         w = G.mapping(lat.z.to(G.device), None, args.trunc)[:, 0]
         jobs = [(f"seed{s:04d}", w[i:i + 1], None) for i, s in enumerate(lat.seeds)]
     label = "light" if args.relight else args.path
     written = []
+    bar = tqdm(total=len(jobs) * len(angles), desc=f"video {G.card.name}", unit="frame")
     for name, wa, wb in jobs:
         est_a = G.estimate(wa)
         frames = []
@@ -80,20 +82,25 @@ def run_video(args) -> int:
                 o = G.render(est, light=relight_vector(a, 1).to(G.device))
             else:
                 o = G.render(est, view=pose_sweep_view(args.path, a, 1).to(G.device))
-            frames.append(official_uint8(o.image)[0])
+            frames.append(mark_weights(official_uint8(o.image)[0], G))
+            bar.update(1)
         written.append(write_video(frames, out / f"{name}_{label}.{args.format}", args.fps))
+    bar.close()
     print(f"wrote {len(written)} video(s) of {len(angles)} frames to {out}")
     return 0
 
 
 @torch.no_grad()
 def run_inspect(args) -> int:
+    check_truncation(args.trunc)
+    seeds = parse_seeds(args.seeds)
+    out = output_dir(args.out or default_out("inspect", args.model))
     G = _model(args)
-    lat = sample_latents(G, args.seeds)
-    out = Path(args.out or Path("outputs") / "inspect" / G.card.name.replace("/", "_"))
-    out.mkdir(parents=True, exist_ok=True)
+    lat = sample_latents(G, seeds)
     w = G.mapping(lat.z.to(G.device), None, args.trunc)
-    o = G.synthesize(w, own_pose=True)
+    with tqdm(total=len(seeds), desc=f"inspect {G.card.name}", unit="seed") as bar:
+        o = G.synthesize(w, own_pose=True)
+        bar.update(len(seeds))
     ex = o.extras
     depth = ex["canon_depth"]
     lo, hi = G.config.min_depth, G.config.max_depth
@@ -110,13 +117,12 @@ def run_inspect(args) -> int:
     for i, s in enumerate(lat.seeds):
         for k, arr in images.items():
             save_png(arr[i], out / f"seed{s:04d}_{k}.png")
-        save_png(np.concatenate([arr[i] for arr in images.values()], axis=1), out / f"seed{s:04d}.png")
+        save_png(mark_weights(np.concatenate([arr[i] for arr in images.values()], axis=1), G), out / f"seed{s:04d}.png")
     print(f"wrote {', '.join(maps)} maps for {len(lat.seeds)} seed(s) to {out}")
     return 0
 
 
 def add_video_arguments(p) -> None:
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     p.add_argument("model", help="liftedgan/ffhq256, liftedgan/afhqcat256 or a checkpoint path")
     p.add_argument("--seeds", default="0", help="seeds, e.g. 0-3 (default 0)")
     p.add_argument("--interp", default=None, metavar="A,B", help="interpolate from seed A to seed B while rotating")
@@ -126,18 +132,18 @@ def add_video_arguments(p) -> None:
     p.add_argument("--fps", type=float, default=10.0)
     p.add_argument("--format", default="gif", choices=("gif", "mp4"))
     p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (official 0.7)")
-    p.add_argument("--device", default=device)
-    p.add_argument("--weights", default=None, help="weight folder overriding the cache")
-    p.add_argument("--out", default=None, help="output folder")
+    add_device_argument(p)
+    add_weights_arguments(p, "weight folder")
+    p.add_argument("--out", default=None, help="output folder (default outputs/video/<model>)")
 
 
 def add_inspect_arguments(p) -> None:
     p.add_argument("model")
     p.add_argument("--seeds", default="0-3")
-    p.add_argument("--trunc", type=float, default=0.7)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--weights", default=None)
-    p.add_argument("--out", default=None)
+    p.add_argument("--trunc", type=float, default=0.7, help="truncation psi (official 0.7)")
+    add_device_argument(p)
+    add_weights_arguments(p, "weight folder")
+    p.add_argument("--out", default=None, help="output folder (default outputs/inspect/<model>)")
 
 
 def method_commands() -> list:
