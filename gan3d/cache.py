@@ -38,9 +38,29 @@ def weights_dir(card: ModelCard) -> Path:
     return home() / "weights" / method / variant
 
 
+def packaged_path(wf: WeightFile) -> Path | None:
+    """Where a file shipped as package data (``wf.package``) lies, or None (not packaged, package absent).
+
+    Read in place, never copied: an installed package is a folder on disk (a zipped install is not
+    supported: its files have no path).
+    """
+    if wf.package is None:
+        return None
+    import importlib.resources
+
+    package, folder = wf.package.split(":", 1)
+    try:
+        root = importlib.resources.files(package)
+    except (ModuleNotFoundError, TypeError):
+        return None
+    path = Path(str(root.joinpath(folder, wf.filename)))
+    return path if isinstance(root, Path) or path.exists() else None
+
+
 def search_paths(card: ModelCard, wf: WeightFile) -> list[Path]:
-    """Every place a weight file is looked for, in order."""
-    paths = [weights_dir(card) / wf.filename]
+    """Every place a weight file is looked for, in order (a packaged file first: it ships with its card)."""
+    packaged = packaged_path(wf)
+    paths = ([packaged] if packaged is not None else []) + [weights_dir(card) / wf.filename]
     for base in extra_folders():
         # a folder laid out like the cache ($GAN3D_HOME: weights/<method>/<variant>/), per model, or flat
         paths += [base / "weights" / card.name / wf.filename, base / card.name / wf.filename, base / wf.filename]
@@ -85,15 +105,21 @@ def file_sha256(path: Path) -> str:
 
 
 def verify_file(path: Path, wf: WeightFile, model: str) -> bool | None:
-    """True if ``path`` matches the card's sha256, None if the card pins none; raises on a mismatch."""
+    """True if ``path`` matches the card's sha256, None if the card pins none; raises on a mismatch.
+
+    A packaged file is hashed every time (it is small, and no record is written into an installed package).
+    """
     if wf.sha256 is None:
         return None
-    digest = file_sha256(path)
+    packaged = packaged_path(wf)
+    digest = sha256_file(path) if packaged is not None and path == packaged else file_sha256(path)
     if digest != wf.sha256:
+        fix = ("reinstall the package that ships it" if packaged is not None and path == packaged else
+               "delete it and download it again")
         raise ChecksumError(
             f"{path} does not match the sha256 that {model}'s card pins for {wf.filename}\n"
             f"  expected {wf.sha256}\n  got      {digest}\n"
-            f"The file is corrupt, truncated or not the published one; delete it and download it again."
+            f"The file is corrupt, truncated or not the published one; {fix}."
         )
     return True
 

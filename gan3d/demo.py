@@ -1,48 +1,108 @@
 """``gan3d demo``: every installed method compared on the same seeds and cameras, scored, and tabled.
 
-Where a model's official weights are cached (or downloadable) they are used; otherwise the demo says
-so loudly and runs the architecture with random weights, so the whole pipeline still runs offline.
-Such images and rows are labelled "random weights" everywhere.
+The models shown, in this order: the trained models that plugins ship (package data, :mod:`gan3d.zoo`),
+then one model per method whose official weights are in the cache. A method with neither is listed
+with the command that adds its weights instead of being rendered as noise; ``random_weights=True``
+(``--random-weights``) renders its flagship with random weights, labelled "random weights" in every
+image and row.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare import compare, grid_image, load_or_random, model_label
+from .compare import compare, grid_image, model_label
 from .errors import Gan3dError
 from .images import save_png
-from .registry import list_models, model_card
+from .registry import list_models, load, model_card
 
 
-def pick_models(include_toy: bool = False) -> list[str]:
-    """One model per installed method: a variant with cached weights, else the method's flagship (the
-    first variant the catalogue lists), else the first by name."""
+@dataclass
+class DemoPlan:
+    """What the demo renders: ``models`` (trained or with their weights), ``random`` (their architecture
+    with random weights, asked for) and ``missing`` (name -> how to get the weights; not rendered)."""
+
+    models: list[str] = field(default_factory=list)
+    random: list[str] = field(default_factory=list)
+    missing: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return self.models + self.random
+
+
+def _runnable(name: str) -> bool:
+    """Its weights are here (shipped in a package, or cached and not corrupt), or it needs none."""
     from . import cache
-    from .catalog import KNOWN
 
+    card = model_card(name)
+    return all(f.status in ("verified", "unverified") for f in cache.status(card))
+
+
+def _how_to_add(name: str) -> str:
+    card = model_card(name)
+    where = next((u for wf in card.weights for u in wf.urls), None)
+    return f"gan3d weights add FILE --model {name}" + (f"   (FILE from {where})" if where else "")
+
+
+def plan_models(models: list[str] | None = None, include_toy: bool = False,
+                random_weights: bool = False) -> DemoPlan:
+    """The demo's models: ``models`` as given, else shipped trained models first, then per method one
+    model whose weights are cached, else its flagship (the catalogue's first variant) as missing, or with
+    random weights when ``random_weights``."""
+    from .catalog import KNOWN
+    from .zoo import is_shipped
+
+    plan = DemoPlan()
+    if models:
+        for n in models:
+            model_card(n)  # an unknown name is an error with suggestions
+            if _runnable(n):
+                plan.models.append(n)
+            elif random_weights:
+                plan.random.append(n)
+            else:
+                plan.missing[n] = _how_to_add(n)
+        return plan
     by_method: dict[str, list[str]] = {}
     for name in list_models():
         by_method.setdefault(model_card(name).method, []).append(name)
     if not include_toy and len(by_method) > 1:
         by_method.pop("toy", None)
-    picks = []
-    for names in by_method.values():
-        cached = [n for n in names if model_card(n).weights and
-                  all(f.status in ("verified", "unverified") for f in cache.status(model_card(n)))]
-        method = model_card(names[0]).method
-        flagship = [f"{method}/{v}" for v in KNOWN.get(method, ("", ()))[1][:1] if f"{method}/{v}" in names]
-        picks.append((cached or flagship or names)[0])
-    return picks
+    packaged = [n for names in by_method.values() for n in names if is_shipped(model_card(n))]
+    shipped = [n for n in packaged if _runnable(n)]
+    plan.models += shipped
+    for n in packaged:
+        if n not in shipped:
+            plan.missing[n] = "its shipped weights are missing or fail their sha256 check: reinstall its plugin"
+    for method, names in by_method.items():
+        official = [n for n in names if n not in packaged]
+        order = [f"{method}/{v}" for v in KNOWN.get(method, ("", ()))[1] if f"{method}/{v}" in official]
+        order += [n for n in official if n not in order]
+        ready = [n for n in order if _runnable(n)]
+        if ready:
+            plan.models.append(ready[0])
+        elif order:
+            shown = any(model_card(n).method == method for n in shipped)
+            if random_weights and not shown:
+                plan.random.append(order[0])
+            else:  # listed even beside a shipped model of its method: the official weights are worth adding
+                plan.missing[order[0]] = _how_to_add(order[0])
+    return plan
 
 
 def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, seeds: str = "0-3",
              yaws: tuple[float, ...] = (-0.5, 0.0, 0.5), pitch: float = -0.1, num: int = 2,
              metrics: tuple[str, ...] = ("pose", "smile", "id", "lpips_diversity", "fid"),
              device: str = "cpu", tile: int = 128, reference: str | None = None, smile_frames: int = 3,
-             log=print) -> dict[str, Path]:
-    """The whole demo; returns the paths it wrote (``grid``, ``store``, ``leaderboard``)."""
+             random_weights: bool = False, resolution: int | None = 256, log=print) -> dict[str, Path]:
+    """The whole demo; returns the paths it wrote (``grid``, ``store``, ``leaderboard``), none when no
+    model could be shown (every method's weights missing, and ``random_weights`` not asked for).
+
+    ``resolution``: every model is scored at this image size (None: each at its own), so that methods of
+    different native resolution share one leaderboard column per metric."""
     from . import leaderboard
     from .latents import parse_seeds
     from .runs import execute, parse_config
@@ -51,11 +111,20 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     if num < 1:
         raise Gan3dError(f"the demo's evaluation needs at least 1 latent per metric, got num={num}")
     out = Path(out)
-    names = models or pick_models()
-    if not names:
+    if not list_models():
         raise Gan3dError("no models installed; install a plugin, e.g. pip install ./plugins/gan3d-eg3d")
+    plan = plan_models(models, random_weights=random_weights)
+    if plan.missing:
+        width = max(map(len, plan.missing))
+        log("not shown, their weights are not here (add them, then run the demo again):\n"
+            + "\n".join(f"  {n:{width}s}  {how}" for n, how in plan.missing.items()))
+    names = plan.names
+    if not names:
+        log("nothing to show: no trained model ships with the installed plugins and no weights are cached; "
+            "add weights as listed, or see the pipeline on untrained networks with --random-weights")
+        return {}
     t0 = time.perf_counter()
-    gens = [load_or_random(n, device, log) for n in names]
+    gens = [load(n, device=device) for n in plan.models] + [_random(n, device, log) for n in plan.random]
     for G in gens:
         G.set_deterministic(True)
     # the same directions for every model, each at its own card's distance and focal (scene scales differ)
@@ -72,7 +141,7 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     if usable:
         cfg = parse_config(dict(name="demo", models=names, metrics=usable, num=num, store=str(store),
                                 reference=reference, allow_random_weights=bool(random_models), device=device,
-                                batch_size=4,
+                                batch_size=4, resolution=resolution,
                                 metric_options={"smile": {"frames": smile_frames}} if "smile" in usable else {}),
                            "demo run")
         execute(cfg, progress=True)
@@ -81,6 +150,13 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid])
     log(f"leaderboard: {page}\nresults store: {store}\ntotal {time.perf_counter() - t0:.0f} s")
     return {"grid": grid, "store": store, "leaderboard": page}
+
+
+def _random(name: str, device: str, log):
+    """``name`` with random weights, asked for with --random-weights: said loudly, labelled everywhere."""
+    log("\n" + "!" * 78 + f"\n!! {name}: RANDOM WEIGHTS (--random-weights): its images and numbers show the "
+        f"pipeline only.\n!! Add the real weights with: {_how_to_add(name)}\n" + "!" * 78)
+    return load(name, device=device, weights="random")
 
 
 def _metric_available(metric: str, G, reference: str | None, log) -> bool:

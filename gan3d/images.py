@@ -18,6 +18,20 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
+SHARED_RESIZE = "bilinear-antialias"  # how resize_images brings images to a shared size (recorded in protocols)
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``[B,C,H,W]`` (any range) -> ``[B,C,size,size]`` by antialiased bilinear resampling (identity at
+    that size already): one rule for every model, so that methods of different native resolution are
+    scored on equal footing."""
+    if tuple(images.shape[-2:]) == (size, size):
+        return images
+    out = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True,
+                                          align_corners=False)
+    return out.to(images.dtype)
+
+
 def normalize_map(maps: torch.Tensor) -> torch.Tensor:
     """Per-image min-max normalise ``[B,1,H,W]`` (e.g. depth) to ``[-1,1]`` for display."""
     flat = maps.flatten(1)

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from . import plots
 from .io import write_text_atomic
 from .store import StoredResult
 
@@ -113,7 +114,8 @@ _DATASET_ALIASES = {"ffhq": "FFHQ", "FFHQ (pose-rebalanced)": "FFHQ", "afhq-cat"
 
 
 def build_tables(results: list[StoredResult], with_published: bool = True) -> list[Table]:
-    """One table per dataset; the newest result wins per (model, metric, protocol).
+    """One table per dataset; the newest result wins per (model, metric, protocol). Columns go by metric,
+    and within a metric the protocol measured on the most models comes first (it ranks the rows).
 
     Datasets with measured results come first; datasets with only published numbers follow, so a
     reader sees the quoted references even before measuring anything there.
@@ -134,8 +136,11 @@ def build_tables(results: list[StoredResult], with_published: bool = True) -> li
             row = rows.setdefault((r.model, r.weights_note), Row(r.model, r.weights_note))
             row.values[key] = r
         order = list(METRICS)
+        # within a metric, the protocol that most models share first: it ranks the table
+        filled = {key: sum(key in row.values for row in rows.values()) for key in cols}
         columns = sorted(cols.values(), key=lambda c: (order.index(c.metric) if c.metric in order else 99,
-                                                       c.metric, c.protocol_hash))
+                                                       c.metric, -filled[(c.metric, c.protocol_hash)],
+                                                       c.protocol_hash))
         ds_pubs = [p for p in pubs if p.dataset == ds]
         for row in rows.values():
             row.published = [p for p in ds_pubs if p.model == row.model]
@@ -199,7 +204,11 @@ def to_markdown(tables: list[Table]) -> str:
         if t.rows:
             out += ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
             out += ["| " + " | ".join(c.replace("|", "/") for c in _cells(t, r)) + " |" for r in t.rows]
-            out += [""] + [f"- {line}" for line in _legend(t)] + [""]
+            differ, rows, _ = legend_rows(t)
+            head = ["column", "metric"] + differ
+            out += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+            out += ["| " + " | ".join(x.replace("|", "/") for x in cells) + " |" for cells in rows]
+            out += ["", "Full protocols:", ""] + [f"- {line}" for line in _legend(t)] + [""]
         else:
             out += ["No measured results yet.", ""]
         if t.published:
@@ -227,28 +236,84 @@ def to_csv(tables: list[Table]) -> str:
     return buf.getvalue()
 
 
-def _bar_chart(t: Table, c: Column) -> str | None:
-    """A base64 PNG bar chart of one column (None without matplotlib or values)."""
-    vals = [(row.model + (" *" if row.weights_note else ""), row.values[(c.metric, c.protocol_hash)].value)
-            for row in t.rows if (c.metric, c.protocol_hash) in row.values]
-    vals = [v for v in vals if v[1] == v[1]]  # undefined values (no face found) have no bar
+def _bar_chart(t: Table, c: Column) -> str:
+    """An inline SVG bar chart of one column, best first ('' without defined values); random-weight rows
+    are hatched red and starred."""
+    key = (c.metric, c.protocol_hash)
+    vals = [(row.model + (" *" if row.weights_note else ""), row.values[key].value, bool(row.weights_note))
+            for row in t.rows if key in row.values and row.values[key].value == row.values[key].value]
+    vals.sort(key=lambda v: v[1] if c.lower_is_better else -v[1])
     if not vals:
-        return None
-    try:
-        import matplotlib
+        return ""
+    title = c.title + (" (lower is better)" if c.lower_is_better else " (higher is better)")
+    return plots.bar_chart([v[0] for v in vals], [v[1] for v in vals], title, highlight=[v[2] for v in vals])
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    fig, ax = plt.subplots(figsize=(5, 0.4 * len(vals) + 1.0), dpi=90)
-    ax.barh([v[0] for v in vals][::-1], [v[1] for v in vals][::-1], color="#4a78b5")
-    ax.set_xlabel(c.title + (" (lower is better)" if c.lower_is_better else " (higher is better)"))
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+
+def _flat(protocol: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"cameras": {"kind": "gaussian"}}`` -> ``{"cameras.kind": "gaussian"}`` (one level per dot)."""
+    out: dict[str, Any] = {}
+    for k, v in protocol.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _short(v: Any) -> str:
+    text = "–" if v is None or v == "" else v if isinstance(v, str) else json.dumps(v)
+    return text if len(text) <= 40 else text[:18] + "…" + text[-18:]
+
+
+def legend_rows(t: Table) -> tuple[list[str], list[list[str]], dict[str, Any]]:
+    """The protocol legend of a table as ``(fields, rows, shared)``: ``fields`` are the protocol fields
+    whose values differ between the table's columns (``metric`` aside), one row per column with its
+    values of them; ``shared`` holds the fields every column has alike."""
+    flats = [_flat(c.protocol) for c in t.columns]
+    keys = sorted({k for f in flats for k in f} - {"metric"})
+    differ = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flats}) > 1]
+    shared = {k: flats[0].get(k) for k in keys if k not in differ} if flats else {}
+    rows = [[c.title, c.metric] + [_short(f.get(k)) for k in differ] for c, f in zip(t.columns, flats)]
+    return differ, rows, shared
+
+
+def _legend_html(t: Table) -> str:
+    """The legend under a table: what differs between its columns' protocols first, the rest behind clicks."""
+    e = html.escape
+    differ, rows, shared = legend_rows(t)
+    parts = ["<table class='legend'><thead><tr><th>column</th><th>metric</th>"]
+    parts += [f"<th>{e(k)}</th>" for k in differ]
+    parts.append("<th>full protocol</th></tr></thead><tbody>")
+    for c, cells in zip(t.columns, rows):
+        full = json.dumps(c.protocol, sort_keys=True, indent=1)
+        parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cells)
+                     + f"<td><details><summary>hash {e(c.protocol_hash)}</summary><pre>{e(full)}</pre></details></td></tr>")
+    parts.append("</tbody></table>")
+    if shared:
+        items = "".join(f"<tr><td>{e(k)}</td><td>{e(_short(v))}</td></tr>" for k, v in shared.items())
+        parts.append(f"<details class='shared'><summary>same in every column ({len(shared)} protocol fields)</summary>"
+                     f"<table class='legend'>{items}</table></details>")
+    return "".join(parts)
+
+
+def _run_of(model: str) -> str:
+    """A training snapshot's run folder (``RUN/snapshots/<kimg>/generator`` -> ``RUN``), else the model."""
+    p = Path(model)
+    if len(p.parts) >= 4 and p.parts[-3] == "snapshots":
+        return str(p.parents[2])
+    return model
+
+
+def curves(t: Table) -> dict[tuple[str, str], dict[str, list[tuple[float, float]]]]:
+    """Metric-versus-kimg curves of training runs in ``t``: ``{(metric, protocol_hash): {run: [(kimg, value)]}}``
+    from results stored with a ``kimg`` (the snapshots ``gan3d train`` measures)."""
+    out: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for row in t.rows:
+        for key, r in row.values.items():
+            if r.kimg is not None and r.value == r.value:
+                label = _run_of(row.model) + (f" [{row.weights_note}]" if row.weights_note else "")
+                out.setdefault(key, {}).setdefault(label, []).append((float(r.kimg), r.value))
+    return {k: {run: sorted(pts) for run, pts in v.items()} for k, v in out.items()}
 
 
 _SORT_JS = """
@@ -277,10 +342,14 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
              "body{font-family:sans-serif;margin:2em;color:#222} table.lb{border-collapse:collapse;margin:1em 0}"
              "table.published{border-collapse:collapse;margin:0.5em 0 1em;color:#555}th,td{border:1px solid #ccc;padding:4px 8px;font-size:13px} th{background:#eef} table.lb th{cursor:pointer}"
              "td.pub{color:#666;font-size:12px;max-width:28em} .random{color:#b00;font-weight:bold}"
-             ".legend{font-size:11px;color:#555;font-family:monospace} img{max-width:100%}",
+             "table.legend{border-collapse:collapse;margin:0 0 1em;font-size:12px;color:#444}table.legend th,table.legend td{font-size:12px;padding:2px 6px}"
+             "table.legend th{background:#f3f3f3} details pre{font-size:11px;margin:2px 0;white-space:pre-wrap}"
+             "details.shared{font-size:12px;color:#555;margin-bottom:1em} .charts{display:flex;flex-wrap:wrap;gap:12px}"
+             "svg.chart{background:#fff;border:1px solid #eee;max-width:100%;height:auto} img{max-width:100%}",
              "</style></head><body><h1>gan3d leaderboard</h1>",
-             "<p>Numbers in one column share a protocol (hash in brackets, legend under each table); click a header "
-             "to sort. Published numbers are quoted with their source and are never ranked with measured ones.</p>"]
+             "<p>Numbers in one column share a protocol (hash in brackets; the legend under each table lists what "
+             "differs between its columns, the full protocol behind a click); click a header to sort; bars marked * "
+             "and hatched red are random weights. Published numbers are quoted with their source and are never ranked with measured ones.</p>"]
     for t in tables:
         parts.append(f"<h2>{e(t.dataset)}</h2>")
         if not t.rows:
@@ -300,11 +369,18 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
                     parts.append(f"<td data-v='{'' if r is None else r.value}'>{e(text)}</td>")
                 parts += [f"<td>{e(x)}</td>" for x in cells[1 + len(t.columns):-1]]
                 parts.append(f"<td class='pub'>{e(cells[-1])}</td></tr>")
-            parts.append("</tbody></table><div class='legend'>" + "<br>".join(e(x) for x in _legend(t)) + "</div>")
-            for c in t.columns:
-                png = _bar_chart(t, c)
-                if png:
-                    parts.append(f"<img alt='{e(c.title)}' src='data:image/png;base64,{png}'>")
+            parts.append("</tbody></table>" + _legend_html(t))
+            charts = [svg for svg in (_bar_chart(t, c) for c in t.columns) if svg]
+            if charts:
+                parts.append("<div class='charts'>" + "".join(charts) + "</div>")
+            runs = curves(t)
+            if runs:
+                parts.append("<h3>Training curves</h3><div class='charts'>")
+                cols = {(c.metric, c.protocol_hash): c for c in t.columns}
+                for key, series in runs.items():
+                    parts.append(plots.line_chart(sorted(series.items()), f"{cols[key].title} during training",
+                                                  "kimg"))
+                parts.append("</div>")
         if t.published:
             parts.append("<h3>Published (not ranked)</h3><table class='published'><thead><tr>")
             parts += [f"<th>{e(h)}</th>" for h in _PUB_HEADER]

@@ -6,6 +6,9 @@ A folder with two files::
                    "weights_sha256": "<sha256 of weights.pt>"}
     weights.pt    a state_dict, read with torch.load(weights_only=True)
 
+``"weights_dtype": "float16"`` in ``config.json`` marks weights stored in half precision (shipped models,
+:mod:`gan3d.pack`); :meth:`SafeForm.state_dict` returns them as float32.
+
 Neither file can run code when read. :func:`save` writes ``weights.pt`` first and ``config.json`` last,
 each in one atomic rename, and ``config.json`` records the sha256 of the weights it goes with: a pair
 that was not written together (an overwrite interrupted between the two files, a swapped or edited
@@ -37,12 +40,26 @@ WEIGHTS = "weights.pt"
 
 def save(generator: "Generator", directory: str | os.PathLike) -> Path:
     """Write ``generator`` (card, :meth:`~gan3d.Generator.export_config`, state_dict) into ``directory``."""
+    return write(directory, generator.card, generator.export_config(), generator.state_dict())
+
+
+def write(directory: str | os.PathLike, card: ModelCard, config: dict[str, Any],
+          state_dict: dict[str, torch.Tensor], half: bool = False) -> Path:
+    """The safe form from its parts; ``half`` stores floating tensors as float16 (read back as float32).
+
+    ``config.json`` then says ``"weights_dtype": "float16"``, so readers upcast without knowing why.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu() for k, v in state_dict.items()}
+    if half:
+        tensors = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
     with atomic_write(out / WEIGHTS) as tmp:
-        torch.save({k: v.detach().cpu() for k, v in generator.state_dict().items()}, tmp)
-    meta = {"format": "gan3d", "method": generator.card.method, "card": generator.card.model_dump(mode="json"),
-            "config": generator.export_config(), "weights_sha256": sha256_file(out / WEIGHTS)}
+        torch.save(tensors, tmp)
+    meta = {"format": "gan3d", "method": card.method, "card": card.model_dump(mode="json"), "config": config,
+            "weights_sha256": sha256_file(out / WEIGHTS)}
+    if half:
+        meta["weights_dtype"] = "float16"
     write_text_atomic(out / CONFIG, json.dumps(meta, indent=2))
     return out
 
@@ -99,7 +116,10 @@ class SafeForm:
                     f"{str(self.weights_path)!r} is not the weights file its {CONFIG} was written with (sha256 "
                     f"{found[:12]}..., recorded {expected[:12]}...): the pair was not saved together (an "
                     f"interrupted overwrite?) or a file was replaced; save or convert the checkpoint again")
-        return load_state_dict(self.weights_path)
+        tensors = load_state_dict(self.weights_path)
+        if self.meta.get("weights_dtype") == "float16":  # stored small (a shipped model): computed in float32
+            tensors = {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
+        return tensors
 
 
 def read(path: str | os.PathLike, method: str) -> SafeForm | None:

@@ -297,6 +297,20 @@ def _name_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"gan3d random weights|{name}".encode()).digest()[:8], "little") >> 1
 
 
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
+    """The generator in the file or folder ``path``, built by the plugin that recognises its format."""
+    key = os.fspath(path)
+    path = Path(key).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {key!r} does not exist")
+    gen = _state().pm.hook.gan3d_load_checkpoint(path=path, device=device)
+    if gen is None:
+        plugins = [n for n, _ in _state().pm.list_name_plugin()]
+        raise CheckpointError(f"no installed plugin recognises the format of {key!r} "
+                              f"(installed: {', '.join(sorted(plugins))})")
+    return gen
+
+
 def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os.PathLike | None = None):
     """A generator, ready for inference (``eval()``, no grad) on ``device``.
 
@@ -324,14 +338,7 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
         else:
             gen = entry.build(entry.card, cache.resolve(entry.card, override=weights), device)
     elif _looks_like_path(key):
-        path = Path(key).expanduser()
-        if not path.exists():
-            raise CheckpointError(f"checkpoint {key!r} does not exist")
-        gen = _state().pm.hook.gan3d_load_checkpoint(path=path, device=device)
-        if gen is None:
-            plugins = [n for n, _ in _state().pm.list_name_plugin()]
-            raise CheckpointError(f"no installed plugin recognises the format of {key!r} "
-                                  f"(installed: {', '.join(sorted(plugins))})")
+        gen = load_checkpoint(key, device)
     else:
         model_entry(key)  # raises with suggestions
         raise AssertionError("unreachable")

@@ -41,6 +41,9 @@ class RunConfig(BaseModel):
     rendering: Literal["default", "deterministic"] = Field(
         "default", description="'default': each model renders as its authors evaluate it; 'deterministic': "
                                "without random ray jitter or noise")
+    resolution: int | None = Field(None, ge=8, le=4096, description="score every model at this image size "
+                                   "(antialiased bilinear resize before each metric, recorded in the protocol), so "
+                                   "models of different native sizes share leaderboard columns; None: native size")
     device: str = "auto"
     allow_random_weights: bool = Field(False, description="run models whose weights are missing with random "
                                                           "weights (labelled as such everywhere)")
@@ -75,6 +78,8 @@ class RunConfig(BaseModel):
             del payload["batch_size"]  # only random rendering draws depend on the batch layout
         else:
             del payload["rendering"]
+        if payload["resolution"] is None:
+            del payload["resolution"]  # run ids from before the option stay the same
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -286,7 +291,7 @@ def execute(cfg: RunConfig, progress: bool = True, kimg: float | None = None) ->
     harness_cfg = HarnessConfig(num=cfg.num, seed=cfg.seed, cameras=camera_distribution(cfg.cameras, cfg.reference),
                                 truncation_psi=cfg.truncation_psi, truncation_cutoff=cfg.truncation_cutoff,
                                 batch_size=cfg.batch_size, device=cfg.device, progress=progress,
-                                rendering=cfg.rendering)
+                                rendering=cfg.rendering, resolution=cfg.resolution)
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", torch.cuda.current_device())

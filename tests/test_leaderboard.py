@@ -43,7 +43,7 @@ def test_formats(tmp_path, capsys):
     published_rows = [r for r in csv_rows if r["kind"] == "published"]
     assert len(published_rows) == len(leaderboard.published()) and all(r["source"] for r in published_rows)
     page = leaderboard.render(rs, "html")
-    assert "<table class='lb'>" in page and "data:image/png;base64," in page
+    assert "<table class='lb'>" in page and "<svg class='chart bar'" in page
     assert page.count("Published (not ranked)") == 3  # FFHQ, AFHQ cats, ShapeNet cars
     assert not re.search(r"(src|href)=['\"]https?://", page)  # self-contained
     store = tmp_path / "s.sqlite"
@@ -61,7 +61,7 @@ def test_formats(tmp_path, capsys):
 def test_undefined_values_show_as_na_and_get_no_bar_chart():
     rs = [_r("eg3d/ffhq512-128", "pose_yaw_error", float("nan")), _r("cnerf/ffhq512", "pose_yaw_error", float("nan"))]
     assert "| n/a |" in leaderboard.render(rs, "md")
-    assert "data:image/png;base64," not in leaderboard.render(rs, "html")
+    assert "<svg class='chart bar'" not in leaderboard.render(rs, "html")
 
 
 def test_results_stored_under_older_dataset_spellings_join_todays_table():

@@ -83,8 +83,13 @@ def run_make(args) -> int:
 def run_info(args) -> int:
     from ..data import open_dataset
     from ..data.summary import pose_histogram, summarize
+    from .args import output_file
 
+    if args.png:  # before every mask is read, not after
+        output_file(args.png, "--png")
     ds = open_dataset(args.path)
+    if args.png and not ds.has_labels:
+        raise InputError(f"{ds.path} has no camera labels, so there is no pose histogram to draw; drop --png")
     s = summarize(ds)
     png = pose_histogram(ds, args.png) if args.png else None
     if args.json:

@@ -9,26 +9,42 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="compare every installed model, score them, write the leaderboard",
                        description="For every installed method (one model each): a comparison grid on the same "
                                    "seeds and yaw sweep, a small evaluation run into a results store, and the "
-                                   "leaderboard page. Models without their official weights run with random "
-                                   "weights, labelled as such everywhere.")
+                                   "leaderboard page. Trained models shipped with the plugins come first, then "
+                                   "models whose official weights are cached; the others are listed with the "
+                                   "command that adds their weights (--random-weights renders them untrained, "
+                                   "labelled as such everywhere).")
     p.add_argument("--models", default=None, help="comma-separated models (default: one per installed method)")
     p.add_argument("--seeds", default="0-3")
     p.add_argument("--yaw", default="-0.5,0,0.5", help="radians: a list or start:stop:count")
     p.add_argument("--num", type=int, default=2, help="latents per metric in the evaluation run")
     p.add_argument("--metrics", default="pose,smile,id,lpips_diversity,fid")
+    p.add_argument("--resolution", type=int, default=256,
+                   help="score every model at this image size so all methods share one column per metric "
+                        "(0: each model at its own size; default %(default)s)")
     p.add_argument("--ref", default=None, help="reference images for fid (folder or EG3D dataset zip)")
     add_device_argument(p)
+    p.add_argument("--random-weights", action="store_true",
+                   help="render models whose weights are missing with random weights (labelled) instead of "
+                        "listing them")
     p.add_argument("--out", default="outputs/demo")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..demo import run_demo
+    from .args import check_positive
+
+    check_positive(args.resolution, "--resolution", 0)
+    if args.resolution:
+        check_positive(args.resolution, "--resolution", 8)
 
     paths = run_demo(out=args.out, models=args.models.split(",") if args.models else None, seeds=args.seeds,
                      yaws=tuple(parse_angles(args.yaw, "yaw")), num=args.num,
                      metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
-                     device=args.device, reference=args.ref)
+                     device=args.device, reference=args.ref, random_weights=args.random_weights,
+                     resolution=args.resolution or None)
+    if not paths:
+        return 0
     print("\ndemo output:")
     for k, v in paths.items():
         print(f"  {k:12s} {v.resolve()}")

@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi (default: %(default)s = none)")
     p.add_argument("--trunc-cutoff", type=int, default=None, help="truncation cutoff (layers)")
     p.add_argument("--batch", type=int, default=8, help="renders per generator call")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="score at this image size: every image is resized (antialiased bilinear) before the metric, "
+                        "as recorded in the protocol, so models of different native sizes share a leaderboard "
+                        "column (default: the model's own size)")
     p.add_argument("--deterministic", action="store_true",
                    help="render without random ray jitter or noise (recorded in the protocol)")
     add_device_argument(p, default=None)
@@ -143,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
         return run_config(args)
     check_positive(args.num, "--num")
     check_positive(args.batch, "--batch")
+    if args.resolution is not None:
+        check_positive(args.resolution, "--resolution", 8)
     check_positive(args.ref_num, "--ref-num")
     check_positive(args.seed, "--seed", 0)
     check_positive(args.camera_seed, "--camera-seed", 0)
@@ -162,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     config = HarnessConfig(num=args.num, seed=args.seed, camera_seed=args.camera_seed, cameras=cameras,
                            truncation_psi=args.trunc, truncation_cutoff=args.trunc_cutoff, batch_size=args.batch,
                            rendering="deterministic" if args.deterministic else "default",
-                           device=str(device), progress=not args.quiet)
+                           resolution=args.resolution, device=str(device), progress=not args.quiet)
     report = evaluate(G, evaluators, config, model=args.model)
     print(format_table(report.results, G.weights_note))
     if args.out:

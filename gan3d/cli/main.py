@@ -14,7 +14,8 @@ from ..errors import Gan3dError
 # Core command modules, each with ``register(subparsers)``; missing ones (optional parts) are skipped.
 _CORE_COMMANDS = ("gan3d.cli.models", "gan3d.cli.weights", "gan3d.cli.generate", "gan3d.cli.evaluate",
                   "gan3d.cli.compare", "gan3d.cli.leaderboard", "gan3d.cli.demo",
-                  "gan3d.cli.method_commands", "gan3d.cli.dataset", "gan3d.cli.train")
+                  "gan3d.cli.method_commands", "gan3d.cli.dataset", "gan3d.cli.train", "gan3d.cli.view",
+                  "gan3d.cli.reproduce")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,6 +75,15 @@ def _flag_names(message: str) -> str:
     return _API_NAME.sub(lambda m: _FLAG_OF[m.group(1)], message)
 
 
+def _worker_message(message: str) -> str:
+    """The error a ``DataLoader`` worker raised, without the worker's traceback that torch wraps around it
+    (``"Caught DatasetError in DataLoader worker process 0.\nOriginal Traceback ...\n...DatasetError: MSG"``
+    -> ``"MSG"``)."""
+    if not (message.startswith("Caught ") and "\nOriginal Traceback" in message):
+        return message
+    return re.sub(r"^[\w.]+: ", "", message.rstrip().splitlines()[-1], count=1)
+
+
 def _close_progress_bars() -> None:
     """End open progress bars, so that an error starts on its own line rather than after a bar."""
     from tqdm import tqdm
@@ -97,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Gan3dError as e:
         _close_progress_bars()
-        print(f"gan3d: error: {_flag_names(str(e))}", file=sys.stderr)
+        print(f"gan3d: error: {_flag_names(_worker_message(str(e)))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `gan3d models | head`
         sys.stdout = open(os.devnull, "w")

@@ -26,9 +26,12 @@ def register(sub) -> None:
 def _weights_status(card) -> str:
     if not card.weights:
         return "none needed"
+    from ..zoo import is_shipped
+
     states = [f.status for f in cache.status(card)]
     if all(s in ("verified", "unverified") for s in states):
-        return "cached" + (" (verified)" if all(s == "verified" for s in states) else "")
+        return ("shipped" if is_shipped(card) else "cached") + (" (verified)" if all(s == "verified" for s in states)
+                                                                 else "")
     if any(s == "MISMATCH" for s in states):
         return "CHECKSUM MISMATCH"
     n = sum(s != "missing" for s in states)
@@ -92,6 +95,15 @@ def run_info(args) -> int:
             print(f"              {u}")
         if wf.sha256:
             print(f"              sha256 {wf.sha256}")
+    if card.training:
+        t = card.training
+        fid = (f"FID {t.fid.value:.2f} at {t.fid.kimg:g} kimg ({t.fid.network}, {t.fid.num} samples)" if t.fid
+               else "no FID")
+        print(f"  trained:    {t.kimg:g} of {t.recipe_kimg:g} kimg on {t.data}, seed {t.seed}, batch {t.batch}, "
+              f"{t.seconds / 3600:.2f} h on {t.machine}; {fid}")
+        print(f"              recipe {t.recipe} (run {t.run})")
+    if card.packed:
+        print(f"  stored:     {card.packed.dtype}" + (f"; {card.packed.note}" if card.packed.note else ""))
     if card.license:
         print(f"  licence:    {card.license}")
     if card.citation:

@@ -1,4 +1,4 @@
-"""``gan3d weights list|add|path|verify|convert``."""
+"""``gan3d weights list|add|path|verify|convert|pack``."""
 
 from __future__ import annotations
 
@@ -33,6 +33,26 @@ def register(sub) -> None:
     q.add_argument("checkpoint", help="a checkpoint in a method's own format, or a registered name")
     q.add_argument("out", help="output folder")
     q.set_defaults(func=run_convert)
+    q = ws.add_parser("pack", help="pack a training snapshot for shipping inside a plugin (fp16 where lossless enough)",
+                      description="Write a snapshot of `gan3d train` as a shipped model: the safe form (weights in "
+                                  "float16 when the reference views render within the thresholds, else float32), "
+                                  "reference.png, and a card with the recipe, data, kimg, training time, machine "
+                                  "and the run's FID at the snapshot. A plugin registers every folder under its "
+                                  "zoo/ with gan3d.zoo.packaged_models.")
+    q.add_argument("snapshot", help="RUN/snapshots/KIMG/generator (or the snapshot folder)")
+    q.add_argument("--name", required=True, help="the model's registered name, method/variant (e.g. eg3d/synth64)")
+    q.add_argument("--recipe", required=True, help="the training config the run was started from")
+    q.add_argument("--out", required=True, help="the packed folder, e.g. plugins/gan3d-eg3d/src/gan3d_eg3d/zoo/synth64")
+    precision = q.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", dest="fp16", action="store_true", default=True,
+                           help="float16 weights where lossless enough (default)")
+    precision.add_argument("--fp32", dest="fp16", action="store_false", help="float32 weights")
+    q.add_argument("--dataset", default=None,
+                   help="the card's data set (default: 'synthetic heads RES' for synth: data)")
+    q.add_argument("--machine", default=None, help="what the run trained on (default: the run's machine.json)")
+    q.add_argument("--max-mb", type=float, default=None, help="size limit of the packed folder (default 8)")
+    q.add_argument("--force", action="store_true", help="replace an existing packed model")
+    q.set_defaults(func=run_pack)
     p.set_defaults(func=lambda a: p.print_help() or 2)
 
 
@@ -82,8 +102,8 @@ def _open_with_reader(card, wf, src: Path) -> str:
     for other, st in zip(card.weights, cache.status(card)):
         if other.filename != wf.filename:
             if st.path is None:
-                return (f"no sha256 pinned on the card; not opened, as {card.name} also needs {other.filename}, "
-                        f"which is not cached yet")
+                return (f"no sha256 pinned on the card; {card.name} also needs {other.filename}, which is not "
+                        f"cached yet, so the model is checked when that file is added; for now {_intact(src)}")
             files[other.filename] = st.path
     entry = model_entry(card.name)
     try:
@@ -100,6 +120,48 @@ def _open_with_reader(card, wf, src: Path) -> str:
         raise CheckpointError(f"{src} holds another network than {card.name}'s ({problem}); nothing was added")
     return (f"no sha256 pinned on the card; opened with the {card.method} plugin's reader without running code: "
             f"every tensor matches {card.name}'s architecture")
+
+
+def _intact(src: Path) -> str:
+    """Check that ``src`` is a complete file of its kind without running anything from it (a torch zip's
+    CRCs, a pickle's opcode stream, Python or JSON syntax); a junk or truncated file is an error."""
+    import ast
+    import json
+    import pickletools
+    import zipfile
+
+    from ..errors import CheckpointError
+
+    def bad(why: str) -> CheckpointError:
+        return CheckpointError(f"{src} is not a readable checkpoint file ({why}); nothing was added")
+
+    suffix = src.suffix.lower()
+    if zipfile.is_zipfile(src):
+        try:
+            with zipfile.ZipFile(src) as zf:
+                broken = zf.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise bad(f"a damaged zip archive: {e}") from None
+        if broken is not None:
+            raise bad(f"member {broken} of the zip archive fails its CRC")
+        return "checked it is an intact torch zip archive (CRCs)"
+    if suffix in (".pkl", ".pt", ".pth", ".pickle"):
+        try:
+            with open(src, "rb") as f:
+                for _ in pickletools.genops(f):  # walks the opcodes; builds and runs nothing
+                    pass
+        except Exception as e:  # noqa: BLE001 - any failure to parse means a broken file
+            raise bad(f"not a complete pickle: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        return "checked it is a complete pickle (opcodes only, nothing run)"
+    try:
+        text = src.read_text(encoding="utf-8")
+        if suffix == ".py":
+            ast.parse(text)
+        elif suffix == ".json":
+            json.loads(text)
+    except (UnicodeDecodeError, SyntaxError, ValueError) as e:
+        raise bad(f"not valid {suffix.lstrip('.') or 'text'}: {str(e).splitlines()[0]}") from None
+    return f"checked it is valid {suffix.lstrip('.') or 'text'} (parsed, not run)"
 
 
 def _architecture_difference(model, reference) -> str:
@@ -158,4 +220,19 @@ def run_convert(args) -> int:
     gen = load(args.checkpoint)
     gen.save_pretrained(out)
     print(f"wrote {out / 'config.json'} and {out / 'weights.pt'}; load with gan3d.load({str(out)!r})")
+    return 0
+
+
+def run_pack(args) -> int:
+    from ..pack import MAX_MB, pack
+
+    res = pack(args.snapshot, args.name, args.out, args.recipe, fp16=args.fp16, dataset=args.dataset,
+               machine=args.machine, max_mb=args.max_mb or MAX_MB, force=args.force)
+    for m in res.messages:
+        print(m)
+    card = res.card
+    t = card.training
+    fid = f", FID {t.fid.value:.2f} ({t.fid.network})" if t.fid else ", no FID recorded"
+    print(f"packed {card.name} ({card.packed.dtype}, {_size(res.bytes)}) into {res.folder}: {t.kimg:g} kimg, "
+          f"{t.seconds / 3600:.2f} h on {t.machine}{fid}")
     return 0

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from ..camera import Camera
 from ..errors import InputError
 from ..generator import Generator
+from ..images import SHARED_RESIZE, resize_images
 from ..latents import sample_latents
 from ..outputs import GeneratorOutput
 from .cameras import CameraDistribution, GaussianCameras, _Dist
@@ -126,6 +127,9 @@ class HarnessConfig(BaseModel):
     batch_size: int = Field(8, ge=1)
     device: str = "auto"
     progress: bool = True
+    resolution: int | None = Field(None, ge=8, le=4096, description="resize every image to this size "
+                                   "(gan3d.images.resize_images) before any metric, so that models of different "
+                                   "native sizes are scored alike; None: each model's own size")
     rendering: Literal["default", "deterministic"] | None = Field(
         None, description="'default': each model renders as its authors evaluate it (random ray jitter "
                           "included); 'deterministic': every model in its deterministic form; None: as the "
@@ -162,7 +166,9 @@ class EvalContext:
         return Protocol(metric=metric, num_samples=request.num, views_per_sample=request.views, seeds=seeds,
                         camera_seed=cfg.camera_seed if cams.random else None, cameras=cams.describe(),
                         conditioning=request.conditioning, truncation_psi=float(cfg.truncation_psi),
-                        truncation_cutoff=cfg.truncation_cutoff, resolution=self.resolution,
+                        truncation_cutoff=cfg.truncation_cutoff,
+                        resolution=cfg.resolution if cfg.resolution is not None else self.resolution,
+                        image_resize=SHARED_RESIZE if cfg.resolution is not None else "",
                         rendering=self.rendering, **fields)
 
 
@@ -383,6 +389,8 @@ def _evaluate(G: Generator, evaluators: Sequence[Evaluator], cfg: HarnessConfig,
                     _sync(device)
                     t = time.perf_counter()
                     batch = generate_batch(G, req, np.arange(start, end), cfg, cfg.batch_size)
+                    if cfg.resolution is not None:  # the shared evaluation resolution: metrics see only this
+                        batch.images = resize_images(batch.images, cfg.resolution)
                     _sync(device)
                     report.generator_seconds += time.perf_counter() - t
                     rendered = len(batch)

@@ -24,7 +24,9 @@ class Protocol(BaseModel):
     ``resolution`` is the generator's output size, ``resize`` how images are brought to the backbone's
     input. ``backbone_sha256`` and ``reference_sha256`` pin the network weights and the reference data.
     ``rendering`` is ``"default"`` (each model renders as its authors evaluate it, random ray jitter
-    included) or ``"deterministic"`` (every model in its deterministic form).
+    included) or ``"deterministic"`` (every model in its deterministic form). With a shared evaluation
+    resolution, ``resolution`` is that size and ``image_resize`` names how images were brought to it, so
+    models of different native sizes share a protocol (and a leaderboard column).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -46,15 +48,20 @@ class Protocol(BaseModel):
     reference_sha256: str | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="evaluator-specific settings")
     rendering: Literal["default", "deterministic"] = "default"
+    image_resize: str = Field("", description="how every image was brought to ``resolution`` before the metric "
+                                              "(a shared evaluation resolution); '' = the model's native size")
 
     def canonical_json(self) -> str:
         """Sorted, compact JSON of every field: the text that is hashed.
 
-        ``rendering`` enters only when it is not the default, so hashes stay those of earlier versions.
+        ``rendering`` and ``image_resize`` enter only when not the default, so hashes stay those of earlier
+        versions.
         """
         data = self.model_dump(mode="json")
         if data["rendering"] == "default":
             del data["rendering"]
+        if not data["image_resize"]:
+            del data["image_resize"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def hash(self) -> str:

@@ -125,14 +125,27 @@ def metric_curve(run_dir: str | Path, metric: str) -> list[tuple[float, float]]:
     wrote to, sorted by kimg (the metric-against-training-progress curve)."""
     from ..store import ResultStore
     from .config import ResolvedConfig
-    from .snapshot import CONFIG, SNAPSHOTS
+    from .snapshot import CONFIG
 
     run = Path(run_dir)
     cfg = ResolvedConfig.model_validate_json((run / CONFIG).read_text()).config
     store = Path(cfg.store) if cfg.store else run / "gan3d-results.sqlite"
     if not store.is_file():
         return []
-    prefix = str(run / SNAPSHOTS)
     with ResultStore(store) as s:
-        rows = [r for r in s.results() if r.metric == metric and r.kimg is not None and r.model.startswith(prefix)]
+        rows = [r for r in s.results() if r.metric == metric and r.kimg is not None and _of_run(r.model, run)]
     return sorted((r.kimg, r.value) for r in rows)
+
+
+def _of_run(model: str, run: Path) -> bool:
+    """Whether a stored model path is a snapshot of ``run``. The loop stores the path as the run folder was
+    named when training (relative to that process's working folder when ``out`` was relative), so a relative
+    path is matched by its ``<run>/snapshots/<kimg>/generator`` tail, an absolute one by its real location."""
+    from .snapshot import SNAPSHOTS
+
+    path = Path(model)
+    if len(path.parts) < 4 or path.parts[-3] != SNAPSHOTS:
+        return False
+    if path.is_absolute():
+        return path.parents[2].resolve() == run.resolve()
+    return path.parts[-4] == run.resolve().name

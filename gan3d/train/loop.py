@@ -31,7 +31,7 @@ from .logs import RunLog, TickRecord, TickStats
 from .method import Batch, Progress
 from .parallel import ShardedDraws, barrier, broadcast_object, broadcast_parameters, mean_across, training_device
 from .snapshot import (CONFIG, create_run_dir, latest_snapshot, read_state, rng_states, set_rng_states,
-                       snapshot_name, write_snapshot)
+                       snapshot_name, write_machine, write_snapshot)
 from .step import ema_update, make_optimizer, run_phase_rounds
 
 STATE_FORMAT = "gan3d-training-state"
@@ -150,6 +150,7 @@ class _Run:
                 name = cfg.name or f"{cfg.method}-{cfg.preset or 'custom'}"
                 run_dir = str(create_run_dir(Path(cfg.out).expanduser(), name))
                 write_text_atomic(Path(run_dir) / CONFIG, resolved.model_dump_json(indent=2))
+                write_machine(Path(run_dir), self.world, self.device)
             self.run_dir = Path(broadcast_object(run_dir))
         self.trainer.run_name = self.run_dir.name  # trained models' cards are named after the run
         self.batch_idx_at_load = self.counters["batch_idx"]
@@ -243,6 +244,12 @@ class _Run:
             print(f"training {cfg.method} on {self.dataset!r}: batch {batch} ({self.world} process(es), "
                   f"{self.device}), {self.resolved.kimg:g} kimg -> {self.run_dir}", file=sys.stderr)
         if c["cur_nimg"] >= total:
+            try:
+                if cfg.metrics and c["cur_nimg"] - batch < total:
+                    # the final snapshot (always measured): a kill during its metrics left them missing
+                    self.measure(self.run_dir / "snapshots" / self.last_snapshot)
+            finally:
+                self.log.close()
             if self.rank == 0:
                 print(f"{self.run_dir} is already at {c['cur_nimg'] / 1000:g} kimg; raise --kimg to train further",
                       file=sys.stderr)

@@ -1,7 +1,8 @@
 """Run folders and snapshots.
 
 A run folder ``OUT/NNNNN-NAME/`` holds ``train-config.json`` (the checked config, preset merged),
-``log.jsonl``, TensorBoard event files, ``grids/`` and ``snapshots/<kimg>/`` with
+``machine.json`` (what it trains on, for packed models' cards), ``log.jsonl``, TensorBoard event files,
+``grids/`` and ``snapshots/<kimg>/`` with
 
 * ``generator/``: the EMA generator in gan3d's safe form (``gan3d.load`` reads it like any model);
 * ``grid.png``: the fixed seeds and cameras;
@@ -14,6 +15,9 @@ is written last, so a run killed at any moment resumes from a complete snapshot.
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import random
 import re
 from pathlib import Path
@@ -28,6 +32,7 @@ CONFIG = "train-config.json"
 STATE = "training-state.pt"
 GENERATOR = "generator"
 LATEST = "latest"
+MACHINE = "machine.json"
 SNAPSHOTS = "snapshots"
 
 
@@ -49,6 +54,26 @@ def create_run_dir(out: Path, name: str) -> Path:
     run = out / f"{max(numbers, default=-1) + 1:05d}-{safe}"
     run.mkdir()
     return run
+
+
+def machine_description() -> str:
+    """This machine in words: CPU, core count, GPU if any, OS and torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}){gpu}, {platform.system()}, torch {torch.__version__}"
+
+
+def write_machine(run_dir: Path, processes: int, device: torch.device) -> None:
+    """``machine.json``: what the run trains on (packed models' cards quote it)."""
+    write_text_atomic(Path(run_dir) / MACHINE, json.dumps({"machine": machine_description(), "processes": processes,
+                                                           "device": str(device)}))
 
 
 def check_run_dir(run_dir: str | Path) -> Path:

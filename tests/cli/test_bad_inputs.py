@@ -300,6 +300,43 @@ def test_latents_and_seeds_together_are_refused(tmp_path, capsys):
     assert_one_line_error(code, err, "give --seeds or --latents, not both")
 
 
+def test_errors_start_on_their_own_line_and_name_flags_not_parameters(capsys, monkeypatch):
+    from tqdm.auto import tqdm
+
+    import gan3d.cli.models
+    from gan3d.errors import InputError
+
+    def fails_mid_bar(args):  # an error raised deep in a model while a progress bar is open
+        bar = tqdm(total=10, desc="rendering")
+        bar.update(3)
+        raise InputError("truncation_psi must be a number in [-1, 2], got 5")
+
+    monkeypatch.setattr(gan3d.cli.models, "run_models", fails_mid_bar)
+    code, _, err = run(capsys, "models")
+    assert code == 2
+    assert [line for line in err.splitlines() if "error:" in line] == [
+        "gan3d: error: --trunc must be a number in [-1, 2], got 5"]
+
+
+def test_a_data_error_in_a_loader_worker_is_one_line(tmp_path, capsys, monkeypatch):
+    import gan3d.cli.models
+    from gan3d.data import collate, open_dataset
+
+    (tmp_path / "masks").mkdir()
+    for i, top in enumerate((1, 12)):  # the second mask holds class 12 of CNeRF's nine
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / f"i{i}.png")
+        Image.fromarray(np.full((8, 8), top, np.uint8)).save(tmp_path / "masks" / f"i{i}.png")
+
+    def trains(args):  # as `gan3d train` reads its data: in DataLoader worker processes
+        loader = torch.utils.data.DataLoader(open_dataset(tmp_path), batch_size=2, num_workers=1, collate_fn=collate)
+        next(iter(loader))
+
+    monkeypatch.setattr(gan3d.cli.models, "run_models", trains)
+    code, _, err = run(capsys, "models")
+    assert_one_line_error(code, err, "gan3d: error: mask masks/i1.png has class ids [12] out of range 0..8")
+    assert "worker" not in err and "File " not in err
+
+
 def test_generate_is_reproducible_without_deterministic(tmp_path, capsys):
     for name in ("a", "b"):
         assert run(capsys, "generate", "toy/sphere", "--seeds", "0-1", "--yaw", "0.2", "--pitch", "0",

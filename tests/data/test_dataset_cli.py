@@ -126,6 +126,20 @@ def test_info_names_each_bad_label(tmp_path, capsys):
                         tmp_path / "h.png")[::2], "no camera labels")
 
 
+def test_info_checks_the_png_location_before_reading_the_data(tmp_path, capsys, monkeypatch):
+    import gan3d.data.summary
+
+    def no_work(*a, **k):
+        raise AssertionError("the data set was summarised before --png was checked")
+
+    monkeypatch.setattr(gan3d.data.summary, "summarize", no_work)
+    path = eg3d_zip(tmp_path / "d.zip", masks=True)
+    one_line_error(*run(capsys, "dataset", "info", path, "--png", "/sys/gan3d-cannot-write-here/h.png")[::2],
+                   "cannot write --png '/sys/gan3d-cannot-write-here/h.png'")
+    one_line_error(*run(capsys, "dataset", "info", write_folder(tmp_path / "plain", labels=False), "--png",
+                        tmp_path / "h.png")[::2], "no camera labels")
+
+
 def test_mirror_adds_flipped_copies_with_mirrored_labels(tmp_path, capsys):
     src = eg3d_zip(tmp_path / "d.zip", masks=True)
     out = tmp_path / "m.zip"

@@ -20,3 +20,15 @@ def sphere_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def unlabelled_data(tmp_path_factory) -> Path:
     return write_sphere_dataset(tmp_path_factory.mktemp("plain") / "data", num=8, labels=False)
+
+
+@pytest.fixture
+def one_thread():
+    """This process computes with one thread, like the OMP_NUM_THREADS=1 subprocesses it is compared with:
+    a float sum's order (so its last bits) depends on how many threads share it."""
+    import torch
+
+    was = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(was)

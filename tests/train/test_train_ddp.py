@@ -28,7 +28,7 @@ def test_sharded_draws_are_slices_of_the_single_process_draws():
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed is not available")
-def test_two_gloo_processes_equal_one(sphere_data, tmp_path):
+def test_two_gloo_processes_equal_one(sphere_data, tmp_path, one_thread):
     # 6 iterations of global batch 4 (2 images per process); R1 runs at iterations 0 and 4
     cfg = toy_config(sphere_data, tmp_path / "ddp", kimg=0.024, tick_kimg=0.012, snap_ticks=1)
     path = write_toml(tmp_path / "train.toml", cfg)

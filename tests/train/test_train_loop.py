@@ -130,6 +130,31 @@ def test_metrics_go_to_the_store_with_kimg(sphere_data, tmp_path, brightness_met
         assert sorted(r.kimg for r in store.results()) == [0.016, 0.032]
     curve = metric_curve(run, "brightness")
     assert [k for k, _ in curve] == [0.016, 0.032] and all(-1 <= v <= 1 for _, v in curve)
+    # killed while measuring the final snapshot: resuming the finished run measures what is missing
+    with ResultStore(run / "gan3d-results.sqlite") as store:
+        store._db.execute("DELETE FROM results WHERE model LIKE ?", ("%000000.032%",))
+        store._db.commit()
+    assert [k for k, _ in metric_curve(run, "brightness")] == [0.016]
+    assert main(["train", "--resume", str(run), "--kimg", "0.032", "--quiet"]) == 0
+    assert [k for k, _ in metric_curve(run, "brightness")] == [0.016, 0.032]
+
+
+def test_metric_curve_of_a_run_made_with_a_relative_out(sphere_data, tmp_path, brightness_metric, monkeypatch):
+    """A run started with out = "training-runs" stores relative model paths; its curve must be found from
+    the absolute run folder too (gan3d pack / reproduce), and not pick up another run's rows."""
+    monkeypatch.chdir(tmp_path)
+    cfg = toy_config(sphere_data, "training-runs", kimg=0.008, metrics=[brightness_metric], metric_num=4,
+                     snap_ticks=1)
+    run = train(resolve_config(cfg), progress=False)
+    assert not run.is_absolute()
+    expected = metric_curve(run, "brightness")
+    assert [k for k, _ in expected] == [0.008]
+    assert metric_curve(run.resolve(), "brightness") == expected
+    other = tmp_path / "elsewhere" / "00001-toy-custom"
+    other.mkdir(parents=True)
+    (other / "train-config.json").write_text((run / "train-config.json").read_text())
+    (other / "gan3d-results.sqlite").write_bytes((run / "gan3d-results.sqlite").read_bytes())
+    assert metric_curve(other, "brightness") == []  # the rows name 00000-toy-custom's snapshots
 
 
 def test_store_keeps_kimg_and_reads_rows_without_it(tmp_path):

@@ -31,7 +31,7 @@ def _assert_same(a: dict, b: dict) -> None:
     assert torch.equal(a["draws"]["generator"], b["draws"]["generator"])
 
 
-def test_kill_and_resume_equals_uninterrupted(sphere_data, tmp_path):
+def test_kill_and_resume_equals_uninterrupted(sphere_data, tmp_path, one_thread):
     # 100 iterations, a tick every 2, a snapshot every 10 ticks: the kill lands after the first snapshot
     cfg = toy_config(sphere_data, tmp_path / "killed", kimg=0.4, snap_ticks=5)
     path = write_toml(tmp_path / "train.toml", cfg)
@@ -50,6 +50,9 @@ def test_kill_and_resume_equals_uninterrupted(sphere_data, tmp_path):
     stopped_at = (run / "latest").read_text().strip()
     assert float(stopped_at) < 0.4
 
+    # TensorBoard orders event files by name (creation second, host, pid): a resume within the killed run's
+    # first second would sort first when its pid is lower, as ours is; a real resume comes later than that
+    time.sleep(1.1)
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     uninterrupted = train(resolve_config({**cfg, "out": str(tmp_path / "straight")}), progress=False)
     _assert_same(final_state(run), final_state(uninterrupted))

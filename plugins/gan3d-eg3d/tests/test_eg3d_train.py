@@ -146,6 +146,8 @@ def test_options_refuse_unknown_fields_and_ada():
     with pytest.raises(ValidationError, match="SuperresolutionHybrid9X") as e:
         EG3DOptions(sr_module="SuperresolutionHybrid9X", triplane_resolution=48)
     assert "power of two" in str(e.value)  # every problem named at once
+    with pytest.raises(ValidationError, match="w_dim must be 512"):  # not a shape error at the first grid
+        EG3DOptions(w_dim=32)
 
 
 def test_batch_that_splits_minibatch_std_groups_badly_is_refused():
@@ -245,3 +247,67 @@ def test_style_mixing_takes_the_second_latent_from_the_drawn_cutoff():
     assert torch.equal(mixed[:, :5], ws[:, :5]) and torch.equal(mixed[:, 5:], second[:, 5:])
     values["t/mix_u"] = torch.tensor(1.0)  # not below the probability: no mixing
     assert torch.equal(trainer._mix(ws, z, c, ReplayDraws(values), "t"), ws)
+
+
+# ---------------------------------------------------------------------------------------------- kill -9 and resume
+def _run_config(out, kimg: float) -> dict:
+    """A few iterations of the synth64 preset on 16 synthetic heads (mirrored), narrowed for a test, with every
+    schedule (blur, swap, neural rendering resolution, EMA ramp-up) still moving at the kill."""
+    options = {**{k: v for k, v in TINY.items() if k != "resolution"}, "sr_channels": [8, 8],
+               "neural_rendering_resolution_final": 32, "neural_rendering_resolution_fade_kimg": 0.04,
+               "blur_fade_kimg": 0.2, "gpc_reg_fade_kimg": 0.04, "ema_kimg": 0.004, "ema_rampup": 0.5}
+    return {"method": "eg3d", "preset": "synth64", "data": "synth:num=16,res=64,seed=0", "xflip": True,
+            "batch": 4, "kimg": kimg, "tick_kimg": 0.008, "snap_ticks": 2, "seed": 3, "out": str(out),
+            "device": "cpu", "deterministic": True, "num_workers": 0, "grid_seeds": [0], "grid_yaws": [0.0],
+            "options": options}
+
+
+def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path, request):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gan3d.cli.main import main
+    from gan3d.train.config import resolve_config
+    from gan3d.train.loop import train as train_run
+    from gan3d.train.snapshot import latest_snapshot, read_state
+
+    was = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the OMP_NUM_THREADS=1 subprocess: a sum's last bits depend on the threads
+    request.addfinalizer(lambda: torch.set_num_threads(was))
+    cfg = _run_config(tmp_path / "killed", kimg=0.048)  # 12 iterations, snapshots after 4, 8 and 12
+    path = tmp_path / "train.yaml"
+    path.write_text(json.dumps(cfg))  # JSON is YAML
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "gan3d", "train", str(path), "--quiet"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = tmp_path / "killed" / "00000-eg3d-synth64"
+    deadline = time.time() + 120
+    while not (run / "latest").exists():
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.time() < deadline, "no snapshot within 2 minutes"
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert float((run / "latest").read_text()) < 0.048
+
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    straight = train_run(resolve_config({**cfg, "out": str(tmp_path / "straight")}), progress=False)
+    a, b = read_state(latest_snapshot(run)), read_state(latest_snapshot(straight))
+    assert a["counters"] == b["counters"] and a["counters"]["cur_nimg"] == 48
+    for net in ("G", "D"):
+        for k, v in b["networks"][net].items():
+            assert torch.equal(a["networks"][net][k], v), (net, k)
+        for i, s in b["optimizers"][net]["state"].items():
+            assert torch.equal(a["optimizers"][net]["state"][i]["exp_avg_sq"], s["exp_avg_sq"]), (net, i)
+    for k, v in b["ema"].items():
+        assert torch.equal(a["ema"][k], v), ("ema", k)
+    assert torch.equal(a["draws"]["generator"], b["draws"]["generator"])
+    assert a["sampler"] == b["sampler"]
+    # the exported generator is the EMA network at the last neural rendering resolution
+    G = gan3d.load(latest_snapshot(straight) / "generator")
+    assert G.neural_rendering_resolution == 32
+    assert all(torch.equal(G.state_dict()[k], v) for k, v in b["ema"].items())

@@ -211,3 +211,23 @@ def test_random_weights_build_the_official_architecture():
     assert G.weights_note == "random weights" and G.w_mu.abs().sum() > 0  # truncation mean computed
     out = G(gan3d.sample_latents(G, 0).z, gan3d.Camera.orbit(0.3, 0.0))
     assert out.image.shape == (1, 3, 256, 256) and out.image.isfinite().all()
+
+
+def test_weights_add_refuses_a_broken_file_before_the_model_is_complete(tmp_path, weights, capsys):
+    """LiftedGAN needs three files; one added alone is still checked for being an intact file of its kind
+    (a torch zip's CRCs, a pickle's opcodes), without running anything from it."""
+    from gan3d.cli.main import main
+
+    junk = tmp_path / "checkpoint.pth"
+    junk.write_bytes(b"hello")
+    assert main(["weights", "add", str(junk), "--model", "liftedgan/ffhq256"]) == 2
+    assert "not a readable checkpoint file" in capsys.readouterr().err
+    run = write_official_folder(tmp_path / "ok", weights)
+    good = (run / "checkpoint_010.pth").read_bytes()
+    cut = tmp_path / "cut" / "checkpoint.pth"
+    cut.parent.mkdir()
+    cut.write_bytes(good[: len(good) // 2])
+    assert main(["weights", "add", str(cut), "--model", "liftedgan/ffhq256"]) == 2
+    assert main(["weights", "add", str(run / "checkpoint_010.pth"), "--model", "liftedgan/ffhq256",
+                 "--as", "checkpoint.pth"]) == 0
+    assert "intact torch zip archive" in capsys.readouterr().out

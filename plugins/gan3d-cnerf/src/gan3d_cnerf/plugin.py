@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gan3d
+from gan3d.zoo import packaged_models
 
 from .cards import CARDS
 from .checkpoint import build_from_files, load_checkpoint
@@ -10,7 +11,8 @@ from .checkpoint import build_from_files, load_checkpoint
 
 @gan3d.hookimpl
 def gan3d_register_models():
-    return [gan3d.ModelEntry(card, build_from_files) for card in CARDS]
+    # the official cards, and the trained models this package ships in zoo/ (gan3d weights pack)
+    return [gan3d.ModelEntry(card, build_from_files) for card in CARDS] + packaged_models("gan3d_cnerf")
 
 
 @gan3d.hookimpl

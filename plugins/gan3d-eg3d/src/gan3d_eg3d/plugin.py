@@ -7,6 +7,7 @@ from pathlib import Path
 import gan3d
 from gan3d import pretrained
 from gan3d.errors import CheckpointError
+from gan3d.zoo import packaged_models
 
 from .architectures import official_architecture
 from .cards import CARDS
@@ -34,7 +35,8 @@ def build(card: gan3d.ModelCard, files: dict[str, Path] | None, device: str = "c
 
 @gan3d.hookimpl
 def gan3d_register_models() -> list:
-    return [gan3d.ModelEntry(card, build) for card in CARDS]
+    # the official cards, and the trained models this package ships in zoo/ (gan3d weights pack)
+    return [gan3d.ModelEntry(card, build) for card in CARDS] + packaged_models("gan3d_eg3d")
 
 
 @gan3d.hookimpl

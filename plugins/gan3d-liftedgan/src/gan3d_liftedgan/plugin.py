@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gan3d
+from gan3d.zoo import packaged_models
 
 from .cards import CARDS, CHECKPOINT_FILE, CONFIG_FILE
 
@@ -61,7 +62,8 @@ def _build(card: gan3d.ModelCard, files: dict[str, Path] | None, device: str):
 
 @gan3d.hookimpl
 def gan3d_register_models():
-    return [gan3d.ModelEntry(card, _build) for card in CARDS]
+    # the official cards, and the trained models this package ships in zoo/ (gan3d weights pack)
+    return [gan3d.ModelEntry(card, _build) for card in CARDS] + packaged_models("gan3d_liftedgan")
 
 
 @gan3d.hookimpl

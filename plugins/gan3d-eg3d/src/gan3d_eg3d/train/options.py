@@ -100,6 +100,8 @@ class EG3DOptions(BaseModel):
                             f"{sorted(SR_BY_RESOLUTION)}), or name sr_module")
         if self.sr_module is not None and self.sr_module.rsplit(".", 1)[-1] not in SR_MODULES:
             problems.append(f"sr_module {self.sr_module!r} is not one of {', '.join(SR_MODULES)}")
+        if self.w_dim != 512:  # the official super-resolution blocks hard-code w_dim 512 (as gan3d's copy does)
+            problems.append(f"w_dim must be 512 (EG3D's super-resolution blocks are built for 512), got {self.w_dim}")
         if self.triplane_resolution & (self.triplane_resolution - 1):
             problems.append(f"triplane_resolution must be a power of two, got {self.triplane_resolution}")
         if self.aug != "noaug":
