@@ -16,7 +16,8 @@ from pathlib import Path
 from .compare import compare, grid_image, model_label
 from .errors import Gan3dError
 from .images import save_png
-from .registry import list_models, load, model_card
+from . import registry
+from .registry import list_models, model_card
 
 
 @dataclass
@@ -124,7 +125,7 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
             "add weights as listed, or see the pipeline on untrained networks with --random-weights")
         return {}
     t0 = time.perf_counter()
-    gens = [load(n, device=device) for n in plan.models] + [_random(n, device, log) for n in plan.random]
+    gens = [registry.load(n, device=device) for n in plan.models] + [_random(n, device, log) for n in plan.random]
     for G in gens:
         G.set_deterministic(True)
     # the same directions for every model, each at its own card's distance and focal (scene scales differ)
@@ -156,7 +157,7 @@ def _random(name: str, device: str, log):
     """``name`` with random weights, asked for with --random-weights: said loudly, labelled everywhere."""
     log("\n" + "!" * 78 + f"\n!! {name}: RANDOM WEIGHTS (--random-weights): its images and numbers show the "
         f"pipeline only.\n!! Add the real weights with: {_how_to_add(name)}\n" + "!" * 78)
-    return load(name, device=device, weights="random")
+    return registry.load(name, device=device, weights="random")
 
 
 def _metric_available(metric: str, G, reference: str | None, log) -> bool:
