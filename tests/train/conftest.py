@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from train_helpers import write_sphere_dataset  # noqa: E402
 
+from gan3d.testing import one_thread  # noqa: E402,F401
+
 
 @pytest.fixture(scope="session")
 def sphere_data(tmp_path_factory) -> Path:
@@ -21,14 +23,3 @@ def sphere_data(tmp_path_factory) -> Path:
 def unlabelled_data(tmp_path_factory) -> Path:
     return write_sphere_dataset(tmp_path_factory.mktemp("plain") / "data", num=8, labels=False)
 
-
-@pytest.fixture
-def one_thread():
-    """This process computes with one thread, like the OMP_NUM_THREADS=1 subprocesses it is compared with:
-    a float sum's order (so its last bits) depends on how many threads share it."""
-    import torch
-
-    was = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(was)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import torch
 
 from gan3d.cli.main import main
+from gan3d.testing import train_until_first_snapshot_then_kill
 from gan3d.train.config import resolve_config
 from gan3d.train.loop import train
 from gan3d.train.logs import read_log
@@ -35,24 +30,9 @@ def test_kill_and_resume_equals_uninterrupted(sphere_data, tmp_path, one_thread)
     # 100 iterations, a tick every 2, a snapshot every 10 ticks: the kill lands after the first snapshot
     cfg = toy_config(sphere_data, tmp_path / "killed", kimg=0.4, snap_ticks=5)
     path = write_toml(tmp_path / "train.toml", cfg)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gan3d", "train", str(path), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     run = tmp_path / "killed" / "00000-toy-custom"
-    deadline = time.time() + 120
-    while not (run / "latest").exists():
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.time() < deadline, "no snapshot within 2 minutes"
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    stopped_at = (run / "latest").read_text().strip()
-    assert float(stopped_at) < 0.4
+    assert train_until_first_snapshot_then_kill(path, run) < 0.4
 
-    # TensorBoard orders event files by name (creation second, host, pid): a resume within the killed run's
-    # first second would sort first when its pid is lower, as ours is; a real resume comes later than that
-    time.sleep(1.1)
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     uninterrupted = train(resolve_config({**cfg, "out": str(tmp_path / "straight")}), progress=False)
     _assert_same(final_state(run), final_state(uninterrupted))

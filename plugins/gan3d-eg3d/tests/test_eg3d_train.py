@@ -262,37 +262,18 @@ def _run_config(out, kimg: float) -> dict:
             "options": options}
 
 
-def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path, request):
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
+def test_kill_9_and_resume_equals_an_uninterrupted_run(tmp_path, one_thread):
     from gan3d.cli.main import main
+    from gan3d.testing import train_until_first_snapshot_then_kill
     from gan3d.train.config import resolve_config
     from gan3d.train.loop import train as train_run
     from gan3d.train.snapshot import latest_snapshot, read_state
 
-    was = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the OMP_NUM_THREADS=1 subprocess: a sum's last bits depend on the threads
-    request.addfinalizer(lambda: torch.set_num_threads(was))
     cfg = _run_config(tmp_path / "killed", kimg=0.048)  # 12 iterations, snapshots after 4, 8 and 12
     path = tmp_path / "train.yaml"
     path.write_text(json.dumps(cfg))  # JSON is YAML
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "gan3d", "train", str(path), "--quiet"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     run = tmp_path / "killed" / "00000-eg3d-synth64"
-    deadline = time.time() + 120
-    while not (run / "latest").exists():
-        assert proc.poll() is None, proc.stderr.read().decode()
-        assert time.time() < deadline, "no snapshot within 2 minutes"
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before it could be killed; make it longer"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert float((run / "latest").read_text()) < 0.048
+    assert train_until_first_snapshot_then_kill(path, run) < 0.048
 
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
     straight = train_run(resolve_config({**cfg, "out": str(tmp_path / "straight")}), progress=False)
