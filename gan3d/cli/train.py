@@ -43,7 +43,7 @@ def list_methods() -> str:
 
 def resume_config(run_dir: Path, config: str | None, kimg: float | None):
     """The resolved config of a run folder (``--kimg`` applied); a CONFIG given too must agree with it."""
-    from ..train.config import ResolvedConfig, load_train_config, resolve_config
+    from ..train.config import ResolvedConfig, load_train_config, names_run, resolve_config
     from ..train.snapshot import CONFIG
 
     saved = ResolvedConfig.model_validate_json((run_dir / CONFIG).read_text())
@@ -51,12 +51,15 @@ def resume_config(run_dir: Path, config: str | None, kimg: float | None):
     data["options"] = saved.options  # the merged options, exactly as the run used them
     data["batch"], data["kimg"] = saved.batch, kimg if kimg is not None else saved.kimg
     if config is not None:
-        given = resolve_config(load_train_config(config), str(config), check_output=False, check_data=False)
+        # run:NAME stays as written: the run keeps the snapshot it started with, even when NAME has a newer one
+        given = resolve_config(load_train_config(config), str(config), check_output=False, check_data=False,
+                               defer_runs=True)
         mine = resolve_config(data, f"{run_dir}/{CONFIG}", check_output=False, check_data=False)
         diff = [k for k in ("method", "data", "xflip", "seed", "deterministic")
                 if getattr(given.config, k) != getattr(mine.config, k)]
         diff += [f"options.{k}" for k in sorted(set(given.options) | set(mine.options))
-                 if given.options.get(k) != mine.options.get(k)]
+                 if given.options.get(k) != mine.options.get(k)
+                 and not names_run(given.options.get(k), mine.options.get(k))]
         diff += ["batch"] if given.batch != mine.batch else []
         if diff:
             raise InputError(f"{config} differs from the run being resumed in {', '.join(diff)}; resume with "

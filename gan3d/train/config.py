@@ -9,8 +9,9 @@ data (it exists and suits the method, e.g. EG3D needs camera labels), the metric
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Collection, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -18,6 +19,8 @@ from ..errors import Gan3dError, InputError
 
 # Keys of a preset that are TrainConfig fields rather than method options.
 PRESET_CONFIG_KEYS = ("batch", "kimg")
+# A method option's string value ``run:NAME`` stands for the newest run NAME's latest snapshot (its generator).
+RUN_PREFIX = "run:"
 
 
 class TrainConfig(BaseModel):
@@ -78,6 +81,91 @@ class ResolvedConfig(BaseModel):
     options: dict[str, Any]
 
 
+def config_run_name(data: dict) -> str:
+    """What a config's run folder is called after its number (``NNNNN-<this>``): ``name``, else
+    ``method-preset`` (``method-custom`` without a preset)."""
+    return data.get("name") or f"{data.get('method')}-{data.get('preset') or 'custom'}"
+
+
+def run_reference(value: Any) -> str | None:
+    """NAME of an option value ``"run:NAME"``; None for any other value."""
+    if isinstance(value, str) and value.startswith(RUN_PREFIX):
+        return value[len(RUN_PREFIX):].strip()
+    return None
+
+
+def run_references(data: dict) -> dict[str, str]:
+    """``{option: NAME}`` for the ``run:NAME`` values among a raw config's method options, the preset's
+    included (an unknown method or preset contributes nothing: :func:`resolve_config` reports it)."""
+    from ..registry import trainer_entry
+
+    preset: dict = {}
+    if isinstance(data.get("method"), str) and isinstance(data.get("preset"), str):
+        try:
+            preset = dict(trainer_entry(data["method"]).presets.get(data["preset"], {}))
+        except Gan3dError:
+            pass
+    merged = {k: v for k, v in preset.items() if k not in PRESET_CONFIG_KEYS}
+    merged.update(data.get("options") or {})
+    return {k: name for k, v in merged.items() if (name := run_reference(v)) is not None}
+
+
+def find_run_generator(out: str | os.PathLike, name: str) -> Path | None:
+    """``<run>/snapshots/<latest>/generator`` of the newest run folder ``out/NNNNN-name`` that has a complete
+    snapshot (relative when ``out`` is), or None."""
+    from .snapshot import GENERATOR, latest_snapshot, runs_named
+
+    for run in runs_named(Path(out).expanduser(), name):
+        snap = latest_snapshot(run)
+        if snap is not None:
+            return snap / GENERATOR
+    return None
+
+
+def names_run(value: Any, path: Any) -> bool:
+    """Whether the option value ``run:NAME`` and the recorded ``path`` agree: ``path`` is the generator of a
+    snapshot of a run folder ``NNNNN-NAME`` (what :func:`resolve_config` made of the reference, maybe when
+    another run NAME was the newest)."""
+    from .snapshot import GENERATOR, SNAPSHOTS, safe_run_name
+
+    name = run_reference(value)
+    if not name or not isinstance(path, str):
+        return False
+    parts = Path(path).parts
+    if len(parts) < 4 or parts[-1] != GENERATOR or parts[-3] != SNAPSHOTS:
+        return False
+    m = re.match(r"^\d+-(.+)$", parts[-4])
+    return m is not None and m.group(1) == safe_run_name(name)
+
+
+def _resolve_runs(options: dict, out: Path, defer: bool | Collection[str]) -> tuple[list[tuple[str, str]], bool]:
+    """Replace the ``run:NAME`` values of ``options`` (in place) by their generator folders.
+
+    Returns the problems and whether a reference was left as written because ``defer`` (True: all of them,
+    else a collection of NAMEs) asked for it, e.g. ``gan3d reproduce``'s names that an earlier recipe trains.
+    """
+    from .snapshot import safe_run_name
+
+    problems, deferred = [], False
+    for key, value in options.items():
+        name = run_reference(value)
+        if name is None:
+            continue
+        if not name:
+            problems.append((f"options.{key}", f"{value!r} names no run; write run:NAME, NAME being the `name` "
+                                               f"of the training config whose run to use"))
+        elif defer is True or (defer is not False and name in defer):
+            deferred = True
+        elif (generator := find_run_generator(out, name)) is not None:
+            options[key] = str(generator)
+        else:
+            problems.append((f"options.{key}", f"{value!r}: no run folder NNNNN-{safe_run_name(name)} with a "
+                                               f"complete snapshot in {str(out)!r}; train the recipe whose name "
+                                               f"is {name!r} first (with the same out), or give the generator "
+                                               f"folder's path instead"))
+    return problems, deferred
+
+
 def load_train_config(path: str | os.PathLike) -> dict:
     """The raw mapping of a TOML or YAML training config (validate it with :func:`resolve_config`)."""
     from ..runs import read_config_file
@@ -86,11 +174,16 @@ def load_train_config(path: str | os.PathLike) -> dict:
 
 
 def resolve_config(data: dict, source: str = "training config", check_output: bool = True,
-                   check_data: bool = True) -> ResolvedConfig:
+                   check_data: bool = True, defer_runs: bool | Collection[str] = False) -> ResolvedConfig:
     """Check ``data`` completely and merge the preset; one :class:`InputError` names every problem.
 
     ``check_data`` opens the data set (a ``synth:`` spec builds the synthetic world into the cache once)
     to ask the method whether it suits it; ``check_output`` tries to create the output folder.
+    A method option's string value ``run:NAME`` (after the preset is merged) becomes the generator folder of
+    the latest snapshot of the newest run ``NNNNN-NAME`` under ``out`` (see :func:`find_run_generator`), so
+    the resolved config (what ``train-config.json`` records, and a resumed run reuses) holds that path.
+    ``defer_runs`` (True, or a collection of NAMEs) leaves such references as written and skips the
+    method's own data check, which may need the run (``gan3d reproduce`` trains those runs first).
     """
     problems: list[tuple[str, str]] = []
     cfg = None
@@ -126,6 +219,11 @@ def resolve_config(data: dict, source: str = "training config", check_output: bo
     if entry is not None and "options" not in bad and "preset" not in bad:
         merged = {k: v for k, v in preset.items() if k not in PRESET_CONFIG_KEYS}
         merged.update(data.get("options") or {})
+        if "out" not in bad:
+            found, deferred = _resolve_runs(merged, Path(data.get("out", "training-runs")).expanduser(), defer_runs)
+            problems += found
+            if found or deferred:
+                bad.add("runs")
         try:
             options = entry.options(**merged).model_dump(mode="json")
         except ValidationError as e:
@@ -142,7 +240,7 @@ def resolve_config(data: dict, source: str = "training config", check_output: bo
         problems.append(("batch_gpu", f"must divide batch ({batch}); got {cfg.batch_gpu}"))
     dataset = None
     if check_data and "data" not in bad and isinstance(data.get("data"), str):
-        found, dataset = _data_problems(data, entry, options if "options" not in bad else None)
+        found, dataset = _data_problems(data, entry, options if not {"options", "runs"} & bad else None)
         problems += found
     problems += _metric_problems(data, bad, dataset)
     if check_output and "out" not in bad:

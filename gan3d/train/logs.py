@@ -1,4 +1,5 @@
-"""What training writes while it runs: one record per tick to ``log.jsonl`` and to TensorBoard.
+"""What training writes while it runs: one record per tick to ``log.jsonl`` and to TensorBoard, and the
+health warnings to ``health.log``.
 
 A record holds the tick's kimg, the losses (and every other logged value) averaged over the tick's
 iterations, the schedule values, seconds per kimg and the time. Under ``torchrun`` the values are
@@ -47,19 +48,22 @@ class TickStats:
 
 
 class RunLog:
-    """``log.jsonl`` (appended, one flushed line per tick) and TensorBoard event files in the run folder."""
+    """``log.jsonl`` (appended, one flushed line per tick), ``health.log`` (one line per warning) and
+    TensorBoard event files in the run folder."""
 
     def __init__(self, run_dir: Path, enabled: bool = True, resumed_nimg: int | None = None):
-        """``resumed_nimg``: the run continues from a snapshot at this many images; the records after it
-        (written before a kill, and now done again) are dropped from both logs."""
+        """``resumed_nimg``: the run continues from a snapshot at this many images; the records and warnings
+        after it (written before a kill, and now done again) are dropped from all the logs."""
         self.path = Path(run_dir) / "log.jsonl"
+        self.health_path = Path(run_dir) / "health.log"
         self.enabled = enabled
         self._tb = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
             if resumed_nimg is not None:
-                self._truncate_after(resumed_nimg / 1000)
+                for path in (self.path, self.health_path):
+                    _truncate_after(path, resumed_nimg / 1000)
             # TensorBoard hides the older files' events from purge_step on
             self._tb = SummaryWriter(log_dir=str(run_dir),
                                      purge_step=None if resumed_nimg is None else resumed_nimg + 1)
@@ -80,24 +84,32 @@ class RunLog:
         self._tb.add_scalar("Timing/sec_per_kimg", record.sec_per_kimg, step, walltime=record.timestamp)
         self._tb.flush()
 
+    def warning(self, text: str, kimg: float) -> None:
+        """A health warning (:class:`~gan3d.train.health.HealthMonitor`) at ``kimg``, as a ``health.log`` line."""
+        if self.enabled:
+            with open(self.health_path, "a") as f:
+                f.write(json.dumps({"kimg": kimg, "warning": text}) + "\n")
+
     def scalar(self, name: str, value: float, kimg: float) -> None:
         """A value outside the tick records (a metric at a snapshot)."""
         if self.enabled and math.isfinite(value):
             self._tb.add_scalar(name, value, int(round(kimg * 1000)), walltime=time.time())
             self._tb.flush()
 
-    def _truncate_after(self, kimg: float) -> None:
-        if not self.path.is_file():
-            return
-        from ..io import write_text_atomic
-
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and _kimg_of(line) is not None and _kimg_of(line) <= kimg + 1e-9]
-        write_text_atomic(self.path, "".join(line + "\n" for line in keep))
-
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _truncate_after(path: Path, kimg: float) -> None:
+    """Keep the JSON lines of ``path`` whose ``kimg`` is at most ``kimg`` (and drop lines cut short)."""
+    if not path.is_file():
+        return
+    from ..io import write_text_atomic
+
+    keep = [line for line in path.read_text().splitlines()
+            if line.strip() and _kimg_of(line) is not None and _kimg_of(line) <= kimg + 1e-9]
+    write_text_atomic(path, "".join(line + "\n" for line in keep))
 
 
 def _kimg_of(line: str) -> float | None:

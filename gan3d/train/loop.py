@@ -11,7 +11,6 @@ state are written (rank 0), and the metrics are measured into the results store.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import random
 import sys
@@ -24,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io import write_text_atomic
-from .config import ResolvedConfig, reference_of
+from .config import ResolvedConfig, config_run_name, reference_of
 from .grid import write_grid
 from .health import HealthMonitor, check_finite
 from .logs import RunLog, TickRecord, TickStats
@@ -69,6 +68,16 @@ def _to_cpu(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_cpu(v) for v in obj)
     return obj
+
+
+def _record_kimg(run_dir: Path, kimg: float) -> None:
+    """A resumption's training length (``--kimg``) becomes the run's own in ``train-config.json``: the next
+    plain ``--resume`` continues to it, and a packed model's card reads it."""
+    path = run_dir / CONFIG
+    saved = ResolvedConfig.model_validate_json(path.read_text())
+    if saved.kimg != kimg:
+        config = saved.config.model_copy(update={"kimg": kimg})
+        write_text_atomic(path, saved.model_copy(update={"kimg": kimg, "config": config}).model_dump_json(indent=2))
 
 
 def _rounds(real: Batch, batch_gpu: int) -> list[Batch]:
@@ -144,10 +153,12 @@ class _Run:
         if resume is not None:
             self.run_dir = Path(resume)
             self._load(latest_snapshot(self.run_dir))
+            if self.rank == 0:
+                _record_kimg(self.run_dir, resolved.kimg)
         else:
             run_dir = None
             if self.rank == 0:
-                name = cfg.name or f"{cfg.method}-{cfg.preset or 'custom'}"
+                name = config_run_name(cfg.model_dump())
                 run_dir = str(create_run_dir(Path(cfg.out).expanduser(), name))
                 write_text_atomic(Path(run_dir) / CONFIG, resolved.model_dump_json(indent=2))
                 write_machine(Path(run_dir), self.world, self.device)
@@ -323,8 +334,7 @@ class _Run:
         warning = self.health.update(means)
         if warning and self.rank == 0:
             tqdm.write(f"warning: at {record.kimg:g} kimg {warning}", file=sys.stderr)
-            with open(self.run_dir / "health.log", "a") as f:
-                f.write(json.dumps({"kimg": record.kimg, "warning": warning}) + "\n")
+            self.log.warning(warning, record.kimg)
         c["cur_tick"] += 1
         c["tick_start_nimg"] = c["cur_nimg"]
 

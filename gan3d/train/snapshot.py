@@ -45,15 +45,29 @@ def snapshot_name(cur_nimg: int) -> str:
     return f"{cur_nimg / 1000:010.3f}"
 
 
+def safe_run_name(name: str) -> str:
+    """``name`` as it appears in run folder names (characters outside ``A-Za-z0-9._+-`` become ``-``)."""
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-") or "run"
+
+
 def create_run_dir(out: Path, name: str) -> Path:
     """A new ``out/NNNNN-name`` folder, numbered after the highest existing one."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9._+-]+", "-", name).strip("-") or "run"
     numbers = [int(m.group(1)) for p in out.iterdir() if (m := re.match(r"^(\d+)-", p.name))]
-    run = out / f"{max(numbers, default=-1) + 1:05d}-{safe}"
+    run = out / f"{max(numbers, default=-1) + 1:05d}-{safe_run_name(name)}"
     run.mkdir()
     return run
+
+
+def runs_named(out: Path, name: str) -> list[Path]:
+    """The run folders ``out/NNNNN-name``, newest (highest NNNNN) first."""
+    out, safe = Path(out), safe_run_name(name)
+    if not out.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in out.iterdir()
+             if p.is_dir() and (m := re.match(r"^(\d+)-(.+)$", p.name)) and m.group(2) == safe]
+    return [p for _, p in sorted(found, key=lambda x: x[0], reverse=True)]
 
 
 def machine_description() -> str:

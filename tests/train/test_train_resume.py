@@ -43,3 +43,31 @@ def test_kill_and_resume_equals_uninterrupted(sphere_data, tmp_path, one_thread)
     events = EventAccumulator(str(run))
     events.Reload()  # the events of the killed process after its snapshot are purged, not doubled
     assert [e.step for e in events.Scalars("Loss/Gmain")] == [round(k * 1000) for k in kimgs]
+
+
+def test_resume_with_kimg_becomes_the_runs_length(sphere_data, tmp_path, capsys):
+    from gan3d.cli.train import resume_config
+    from gan3d.train.config import ResolvedConfig
+    from gan3d.train.snapshot import CONFIG
+
+    run = train(resolve_config(toy_config(sphere_data, tmp_path / "runs")), progress=False)  # 0.008 kimg
+    assert main(["train", "--resume", str(run), "--kimg", "0.016", "--quiet"]) == 0
+    saved = ResolvedConfig.model_validate_json((run / CONFIG).read_text())
+    assert (saved.kimg, saved.config.kimg) == (0.016, 0.016)
+    assert resume_config(run, None, None).kimg == 0.016  # what a plain --resume trains to
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert "is already at 0.016 kimg" in capsys.readouterr().err
+    assert [r.kimg for r in read_log(run)] == [0.008, 0.016]
+
+
+def test_resume_drops_the_health_warnings_after_the_snapshot(sphere_data, tmp_path):
+    run = train(resolve_config(toy_config(sphere_data, tmp_path / "runs")), progress=False)  # snapshot at 0.008
+    # what a process killed after that snapshot left behind: a tick and a warning that will be done again
+    with open(run / "log.jsonl", "a") as f:
+        f.write(read_log(run)[-1].model_copy(update={"kimg": 0.012}).model_dump_json() + "\n")
+    kept = '{"kimg": 0.008, "warning": "before the snapshot"}\n'
+    (run / "health.log").write_text(kept + '{"kimg": 0.012, "warning": "after the snapshot"}\n{"kimg": 0.0')
+    assert main(["train", "--resume", str(run), "--kimg", "0.016", "--quiet"]) == 0
+    assert (run / "health.log").read_text() == kept
+    assert [r.kimg for r in read_log(run)] == [0.008, 0.016]

@@ -100,6 +100,8 @@ class ToyTrainOptions(BaseModel):
     ema_kimg: float = Field(0.01, gt=0)
     conditioned: bool = Field(True, description="condition G and D on camera labels (needs labelled data)")
     nan_after: int | None = Field(None, ge=0, description="test facility: G's loss turns NaN from this iteration")
+    init_from: str | None = Field(None, description="start G from this trained toy generator (a snapshot's "
+                                                    "generator folder, or run:NAME)")
 
 
 class ToyTrainer(Trainer):
@@ -112,6 +114,8 @@ class ToyTrainer(Trainer):
                                        "description": "the toy sphere trained by gan3d train"})
         G = TrainableSphere(card, options.hidden, options.conditioned, options.num_samples).to(self.device)
         G.set_deterministic(True)  # training draws nothing outside the Draws (no ray jitter)
+        if options.init_from is not None:
+            G.load_state_dict(gan3d.load(options.init_from).state_dict())
         D = ToyD(data.resolution, options.d_channels, options.conditioned).to(self.device)
         self.networks = {"G": G, "D": D}
         self.labels = None if data.labels is None else data.labels.to(self.device)
