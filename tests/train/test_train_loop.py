@@ -32,10 +32,11 @@ def test_two_iterations_write_snapshot_grid_log_and_events(sphere_data, tmp_path
         assert torch.equal(v, state["ema"][k]), k
     assert not torch.equal(state["ema"]["net.0.weight"], state["networks"]["G"]["net.0.weight"])
 
-    # grids: 2 seeds x (image row + depth row), 3 yaws; the start grid differs from the trained one
+    # grids: 2 seeds x (image row + semantic-mask row + depth row), 3 yaws; the start grid differs from the
+    # trained one
     start = np.asarray(Image.open(run / "grids" / "000000.000.png"))
     grid = np.asarray(Image.open(snap / "grid.png"))
-    assert grid.shape == start.shape == (2 * 2 * 16, 3 * 16, 3)
+    assert grid.shape == start.shape == (2 * 3 * 16, 3 * 16, 3)
     assert not np.array_equal(start[:16], grid[:16])
 
     records = read_log(run)

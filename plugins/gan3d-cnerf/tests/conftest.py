@@ -70,3 +70,12 @@ def fixture_model_dir(small_generator, tmp_path_factory) -> Path:
     G = CNeRFGenerator(small_generator.card, replace(small_generator.config, num_samples=8))
     G.load_state_dict(small_generator.state_dict(), strict=True)
     return G.save_pretrained(tmp_path_factory.mktemp("cnerf_fixture_model"))
+
+
+@pytest.fixture(scope="session")
+def synth_heads(tmp_path_factory) -> Path:
+    """Six heads of the synthetic world at 64 px (images, camera labels, true masks) as an EG3D zip."""
+    from gan3d.data.synth import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("cnerf_heads") / "heads.zip", 6, 64, seed=0, progress=False)
+

@@ -67,6 +67,15 @@ def test_both_stages_train_snapshot_and_resume(synth_zip, tmp_path, capsys):
     G2 = gan3d.load(str(sorted((run2 / "snapshots").iterdir())[-1] / "generator"))
     out = G2(gan3d.sample_latents(G2, [0]).z, G2.default_camera(0.0, 0.0))
     assert out.image.shape == (1, 3, 32, 32) and out.extras["semantic_high"].shape == (1, 9, 32, 32)
+    records = [json.loads(line)["losses"] for line in (run2 / "log.jsonl").read_text().splitlines()]
+    # R1 and path length run at iteration 0 (then every 16th / 4th): in the first tick's record
+    assert {"Loss/D/adv", "Loss/D/r1", "Loss/G/adv", "Loss/G/path_length"} <= set(records[0])
+    losses = records[-1]
+    for kind in ("real", "fake", "fake_lowres"):  # the decoder's masks next to the renderer's and the truth
+        assert sum(v for k, v in losses.items() if k.startswith(f"Coverage/{kind}/")) == pytest.approx(1.0, abs=1e-4)
+    # the snapshot grid: image, semantic-mask and depth rows (one seed, one yaw, 32 px)
+    grid = np.asarray(Image.open(sorted((run2 / "snapshots").iterdir())[-1] / "grid.png"))
+    assert grid.shape == (3 * 32, 32, 3)
 
 
 def test_configs_that_cannot_work_are_refused_before_any_work(synth_zip, tmp_path, capsys):

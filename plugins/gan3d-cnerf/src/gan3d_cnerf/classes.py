@@ -24,6 +24,11 @@ PALETTE = torch.tensor([
 ], dtype=torch.uint8)
 
 
+def class_names(num_classes: int) -> list[str]:
+    """Display names of ``num_classes`` classes: the nine names, or ``class0``... for other counts."""
+    return list(CLASS_NAMES) if num_classes == len(CLASS_NAMES) else [f"class{k}" for k in range(num_classes)]
+
+
 def region_index(name: str | int, num_classes: int = len(CLASS_NAMES)) -> int:
     """A class index from its name (or index); unknown names list the nine classes."""
     if isinstance(name, int) or (isinstance(name, str) and name.isdigit()):

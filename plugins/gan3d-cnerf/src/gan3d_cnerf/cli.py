@@ -23,7 +23,8 @@ from gan3d.images import mark_weights, save_png, to_uint8
 
 from .camera import camera_from_angles
 from .classes import CLASS_NAMES, colorize, region_index
-from .editing import PARTS, load_direction, locality, move_region, parse_steps, region_mask, swap_region
+from .editing import (PARTS, edit_locality, final_semantic, load_direction, move_region, parse_steps,
+                      swap_region)
 
 # inference_Full.py: azimuth 0.3 * linspace(-1.5, 1.5, 10), elevation 0.15 * 0.8
 SWEEP_AZIMUTHS = (0.3 * np.linspace(-1.5, 1.5, 10)).tolist()
@@ -158,7 +159,7 @@ def run_regions(args) -> int:
     with tqdm(total=1, desc=f"regions seed {args.seed}", unit="render") as bar:
         full, alone = G.render_regions(w, cam)  # one volume rendering for all regions
         bar.update(1)
-    sem = full.extras.get("semantic_high", full.semantic)
+    sem = final_semantic(full)
     top, bottom = [to_uint8(full.image)[0], to_uint8(colorize(sem))[0]], [to_uint8(full.image_raw)[0],
                                                                           to_uint8(colorize(full.semantic))[0]]
     top_l, bottom_l = ["image", "semantic mask"], ["low-res image", "low-res mask"]
@@ -197,12 +198,9 @@ def run_edit(args) -> int:
     before = G.synthesize(w, cam)
     after = gan3d.GeneratorOutput.cat([G.synthesize(edits[i:i + 1], cam)
                                        for i in tqdm(range(edits.shape[0]), desc=f"edit {CLASS_NAMES[k]}", unit="edit")])
-    sem_b = before.extras.get("semantic_high", before.semantic)
-    sem_a = after.extras.get("semantic_high", after.semantic)
-    # the region before or after the edit (a swapped mouth may be larger than the original)
-    mask = torch.clamp(region_mask(sem_b, k).expand(len(edits), -1, -1, -1) + region_mask(sem_a, k), max=1)
-    loc = locality(before.image.expand_as(after.image), after.image, mask)
-    empty = mask.sum((1, 2, 3)) == 0  # the region shows in neither image: locality means nothing
+    sem_b, sem_a = final_semantic(before), final_semantic(after)
+    loc = edit_locality(before, after, k)
+    empty = loc["empty"]
     scores = ["n/a (region empty)" if e else f"{float(s):.3f}" for e, s in zip(empty.tolist(), loc["score"])]
     tiles = [[to_uint8(before.image)[0]] + list(to_uint8(after.image)),
              [to_uint8(colorize(sem_b))[0]] + list(to_uint8(colorize(sem_a)))]
@@ -237,7 +235,7 @@ def run_sweep(args, command: str = "cnerf-sweep") -> int:
             views.append(G.synthesize(w, cams[v]))
             bar.update(1)
         o = gan3d.GeneratorOutput.cat(views)
-        sem = o.extras.get("semantic_high", o.semantic)
+        sem = final_semantic(o)
         imgs, masks = to_uint8(o.image.clamp(-1, 1)), to_uint8(colorize(sem))
         tiles = [list(imgs), list(masks)]
         labels = [[f"azim {a:+.2f}" for a in SWEEP_AZIMUTHS], [""] * len(SWEEP_AZIMUTHS)]

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import gan3d
 from gan3d.errors import InputError
 
 from .classes import region_index
@@ -140,3 +141,34 @@ def locality(before: torch.Tensor, after: torch.Tensor, mask: torch.Tensor) -> d
     total = inside + outside
     score = torch.where(total > 0, inside / total.clamp_min(1e-12), torch.full_like(total, float("nan")))
     return {"inside": inside, "outside": outside, "score": score}
+
+
+def final_semantic(out: gan3d.GeneratorOutput) -> torch.Tensor:
+    """The mask logits of the output image: the decoder's ``semantic_high [B,K,H,W]`` of a full model, else
+    the volume-rendered ``semantic [B,K,h,w]`` (stage 1)."""
+    return out.extras.get("semantic_high", out.semantic)
+
+
+def edit_locality(before: gan3d.GeneratorOutput, after: gan3d.GeneratorOutput,
+                  regions: int | str | list[int | str]) -> dict[str, torch.Tensor]:
+    """How local each of E edits was: :func:`locality` on the pixels of its region before or after the edit
+    (a swapped mouth may be larger than the original).
+
+    ``before``: the unedited output (1 sample, or E); ``after``: E edited samples; ``regions``: the edited
+    region, one for all or one per edit. Returns ``inside``, ``outside``, ``score`` (NaN where the region
+    is empty) and ``empty`` (bool: the region shows in neither image, so locality means nothing), each
+    ``[E]``, and ``mask [E,1,H,W]``.
+    """
+    E = after.image.shape[0]
+    sem_b, sem_a = final_semantic(before), final_semantic(after)
+    K = sem_a.shape[1]
+    names = regions if isinstance(regions, list) else [regions] * E
+    if len(names) != E:
+        raise InputError(f"{len(names)} regions for {E} edits; give one region, or one per edit")
+    ks = torch.tensor([region_index(r, K) for r in names], device=sem_a.device)[:, None, None, None]
+    mask = ((sem_b.argmax(1, keepdim=True).expand(E, -1, -1, -1) == ks)
+            | (sem_a.argmax(1, keepdim=True) == ks)).float()
+    loc = locality(before.image.expand_as(after.image), after.image, mask)
+    empty = mask.sum((1, 2, 3)) == 0
+    loc["score"] = torch.where(empty, torch.full_like(loc["score"], float("nan")), loc["score"])
+    return {**loc, "empty": empty, "mask": mask}

@@ -19,7 +19,7 @@ from gan3d.train import Batch, DataInfo, Draws, OptimizerSpec, Phase, Progress, 
 from gan3d.train.parallel import broadcast_parameters
 
 from ..cards import card_for_config
-from ..classes import CLASS_NAMES
+from ..classes import class_names
 from ..config import CNeRFConfig
 from ..generator import CNeRFGenerator
 from . import losses
@@ -28,10 +28,6 @@ from .discriminators import ComponentDiscriminator, VolumeDiscriminator
 from .init import init_generator
 from .options import Stage1Options
 from .sampling import FakeInputs, draw_inputs, render_fakes, sphere_prefit_loss
-
-
-def class_names(num_classes: int) -> list[str]:
-    return list(CLASS_NAMES) if num_classes == len(CLASS_NAMES) else [f"class{k}" for k in range(num_classes)]
 
 
 def coverage_logs(prefix: str, masks: torch.Tensor, names: list[str]) -> dict[str, torch.Tensor]:

@@ -30,7 +30,8 @@ from .data import real_pair
 from .discriminators import DualDiscriminator
 from .options import Stage2Options
 from .sampling import FakeInputs, draw_inputs, render_fakes
-from .stage1 import class_names, coverage_logs, export_generator
+from ..classes import class_names
+from .stage1 import coverage_logs, export_generator
 
 FROZEN = ("style.", "renderer.")  # what stage 2 takes from stage 1 and never trains
 
