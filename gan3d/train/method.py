@@ -137,7 +137,8 @@ class Trainer(ABC):
         """Called after ``phase``'s optimizer step (e.g. clamping, a buffer update)."""
 
     def after_iteration(self, progress: Progress, logs: dict[str, float]) -> None:
-        """Called once per iteration after the EMA update (e.g. ADA's probability adjustment)."""
+        """Called once per iteration after the EMA update (e.g. ADA's probability adjustment); values it adds
+        to ``logs`` are logged with the iteration's (e.g. ``Progress/augment``)."""
 
     @abstractmethod
     def export(self, module: nn.Module) -> "gan3d.Generator":  # noqa: F821

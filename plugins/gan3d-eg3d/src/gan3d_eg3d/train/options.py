@@ -87,10 +87,13 @@ class EG3DOptions(BaseModel):
     ema_kimg: float | None = Field(None, gt=0, description="EMA half-life in kimg; None: batch * 10 / 32")
     ema_rampup: float | None = Field(0.05, ge=0)
     # ---- augmentation
-    aug: Literal["noaug", "ada", "fixed"] = "noaug"
-    augment_p: float = Field(0.2, ge=0, le=1)
-    ada_target: float = Field(0.6, ge=0, le=1)
-    ada_kimg: float = Field(500, gt=0)
+    aug: Literal["noaug", "ada", "fixed"] = Field(
+        "noaug", description="train.py --aug: D's inputs through the 'bgc' augment pipe with an adaptive (ada) or "
+                            "fixed probability, or not at all (noaug)")
+    augment_p: float = Field(0.2, ge=0, le=1, description="train.py --p: the probability with aug='fixed'")
+    ada_target: float = Field(0.6, ge=0, le=1, description="train.py --target: ADA's target mean sign of D on reals")
+    ada_kimg: float = Field(500, gt=0, description="ADA's speed: kimg for p to move by 1 (train.py uses 100 when "
+                                                   "fine-tuning with --resume)")
 
     @model_validator(mode="after")
     def _check(self) -> "EG3DOptions":
@@ -104,8 +107,6 @@ class EG3DOptions(BaseModel):
             problems.append(f"w_dim must be 512 (EG3D's super-resolution blocks are built for 512), got {self.w_dim}")
         if self.triplane_resolution & (self.triplane_resolution - 1):
             problems.append(f"triplane_resolution must be a power of two, got {self.triplane_resolution}")
-        if self.aug != "noaug":
-            problems.append(f"aug={self.aug!r}: ADA augmentation is not implemented yet in gan3d; use aug='noaug'")
         if self.neural_rendering_resolution_final is not None and self.neural_rendering_resolution_fade_kimg <= 0:
             problems.append("neural_rendering_resolution_final needs neural_rendering_resolution_fade_kimg > 0")
         if problems:
@@ -128,11 +129,11 @@ def _released(cfg: str, resolution: int, **kw) -> dict:
 
 # The released training commands (NVlabs/eg3d docs/models.md). Stages that resume from another
 # model (ffhq512-128, rebalanced, afhq) are listed with their final settings: start them from a
-# trained snapshot. afhq512 uses ADA, which gan3d does not implement yet (the preset is refused).
+# trained snapshot. afhq512 uses ADA at train.py's fine-tuning speed (ada_kimg 100, as with --resume).
 PRESETS: dict[str, dict] = {
     "ffhq512": _released("ffhq", 512, r1_gamma=1.0, gen_pose_cond=True, gpc_reg_prob=0.5),
     "afhq512": _released("afhq", 512, r1_gamma=5.0, gen_pose_cond=True, gpc_reg_prob=0.8, aug="ada",
-                         neural_rendering_resolution_final=128),
+                         ada_target=0.6, ada_kimg=100, neural_rendering_resolution_final=128),
     "shapenet128": _released("shapenet", 128, r1_gamma=0.3, gen_pose_cond=False),
     # The synthetic head world on two CPU cores in about two hours (measured ~116-163 CPU s/kimg at
     # neural rendering 16-32 px, one thread; see benchmarks/eg3d_train_speed.py): 64 px images, neural rendering

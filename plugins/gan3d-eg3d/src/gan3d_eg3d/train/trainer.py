@@ -10,7 +10,12 @@ phase): ``gen_z/P``, ``gen_c_index/P`` (the generator's latents and dataset came
 phase before any runs), ``P/swap_u`` (``[B,1]`` in Gmain/Dmain, one scalar in Greg), ``Greg/coord_u``,
 ``Greg/perturb_n``, ``P/mix_cutoff``, ``P/mix_u``, ``P/mix_z`` (style mixing), ``P/G/noise/<layer>``,
 ``P/G/sr_noise/<layer>``, ``P/G/render/stratified_u``, ``P/G/render/importance_u`` (inside G) and
-``P/D/c_noise`` (D's camera noise).
+``P/D/c_noise`` (D's camera noise), ``P/augment/<op>/value`` and ``P/augment/<op>/gate`` (ADA, per call of D).
+
+With ``aug = 'ada'`` or ``'fixed'`` D's inputs go through :class:`gan3d.train.augment.AugmentPipe` (the 'bgc'
+set); with ADA its probability follows D's signs on reals (:class:`~gan3d.train.augment.AdaptiveAugment`),
+is logged as ``Progress/augment`` (and the signs' mean it steered by as ``Progress/augment_real_signs``) and
+is saved in the training state.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch.nn.functional as F
 import gan3d
 from gan3d.cards import CameraDefaults, LatentSpec, ModelCard
 from gan3d.train import Batch, DataInfo, Draws, OptimizerSpec, Phase, Progress, Trainer
+from gan3d.train.augment import BGC, AdaptiveAugment, AugmentPipe
 
 from ..cards import CAR_POSES, CITATION, FACE_POSES, LICENSE
 from ..generator import EG3DGenerator
@@ -29,6 +35,21 @@ from .discriminator import DualDiscriminator, resize_antialiased
 from .options import SR_BY_RESOLUTION, EG3DOptions, check_data
 
 DENSITY_POINTS = 1000  # points per sample of the density regulariser (hard-coded officially)
+# Statistics the official loss reports from more than one phase (Gmain and Dmain both report the fake
+# scores, Dmain and Dreg the real ones) into one running mean; gan3d logs one value per key and iteration.
+SHARED_STATS = ("Loss/scores/", "Loss/signs/")
+
+
+def log_key(phase: str, official: str) -> str:
+    """The key the official statistic ``official`` of ``phase`` is logged under: the shared scores and signs
+    carry their phase (``Loss/Dmain/scores/fake``) so no phase overwrites another's; the rest keep their name."""
+    if official.startswith(SHARED_STATS):
+        return f"Loss/{phase}/{official.removeprefix('Loss/')}"
+    return official
+
+
+def _phase_stats(phase: str, stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {log_key(phase, k): v for k, v in stats.items()}
 
 
 class ScopedDraws:
@@ -147,6 +168,10 @@ class EG3DTrainer(Trainer):
                          "D": D.train().requires_grad_(False).to(self.device)}
         self.trace: dict | None = None
         self._last_nrr = o.neural_rendering_resolution_initial
+        # train.py: the 'bgc' pipe for --aug ada (p from 0, steered) or fixed (p = --p)
+        self.augment_pipe = (None if o.aug == "noaug" else
+                             AugmentPipe(**BGC, p=o.augment_p if o.aug == "fixed" else 0.0).to(self.device))
+        self.ada = AdaptiveAugment(self.augment_pipe, o.ada_target, o.ada_kimg) if o.aug == "ada" else None
 
     @property
     def G(self) -> EG3DGenerator:
@@ -261,6 +286,8 @@ class EG3DTrainer(Trainer):
         version (the R1 gradient is then taken with respect to the blurred image)."""
         before = img["image"]
         img["image"] = blur(img["image"], sched["blur_sigma"])
+        if self.augment_pipe is not None:
+            self._augment(img, draws, phase)
         if self.trace is not None:
             self._record(phase, "run_D", {"image_raw_in": img["image_raw"].detach(),
                                           "image_in": before.detach(), "image_blurred": img["image"].detach()})
@@ -286,7 +313,8 @@ class EG3DTrainer(Trainer):
             gen = self.run_G(gen_z, gen_c, sched, draws, name)
             logits = self.run_D(gen, gen_c, sched, draws, name)
             loss = F.softplus(-logits)
-            return loss.mean(), {"Loss/scores/fake": logits, "Loss/signs/fake": logits.sign(), "Loss/G/loss": loss}
+            return loss.mean(), _phase_stats(name, {"Loss/scores/fake": logits, "Loss/signs/fake": logits.sign(),
+                                                    "Loss/G/loss": loss})
         if name == "Greg":
             return self._density_reg(gen_z, gen_c, sched, draws)
         if name == "Dmain":
@@ -296,21 +324,23 @@ class EG3DTrainer(Trainer):
             real_img = self.real_images(real, sched)
             real_img = {k: v.detach() for k, v in real_img.items()}
             real_logits = self.run_D(real_img, real.label, sched, draws, name)
+            self._observe_reals(real_logits)
             loss_fake, loss_real = F.softplus(fake_logits), F.softplus(-real_logits)
-            return loss_fake.mean() + loss_real.mean(), {
+            return loss_fake.mean() + loss_real.mean(), _phase_stats(name, {
                 "Loss/scores/fake": fake_logits, "Loss/signs/fake": fake_logits.sign(),
                 "Loss/scores/real": real_logits, "Loss/signs/real": real_logits.sign(),
-                "Loss/D/loss": loss_fake + loss_real}
+                "Loss/D/loss": loss_fake + loss_real})
         if name == "Dreg":
             real_img = {k: v.detach().requires_grad_(True) for k, v in self.real_images(real, sched).items()}
             logits = self.run_D(real_img, real.label, sched, draws, name)
+            self._observe_reals(logits)
             # real_img['image'] is now the blurred image: the official R1 differentiates with respect to it
             g_image, g_raw = torch.autograd.grad(logits.sum(), [real_img["image"], real_img["image_raw"]],
                                                  create_graph=True)
             penalty = g_image.square().sum([1, 2, 3]) + g_raw.square().sum([1, 2, 3])
             loss = penalty * (self.options.r1_gamma / 2)
-            return loss.mean(), {"Loss/scores/real": logits, "Loss/signs/real": logits.sign(),
-                                 "Loss/r1_penalty": penalty, "Loss/D/reg": loss}
+            return loss.mean(), _phase_stats(name, {"Loss/scores/real": logits, "Loss/signs/real": logits.sign(),
+                                                    "Loss/r1_penalty": penalty, "Loss/D/reg": loss})
         raise ValueError(f"unknown EG3D phase {name!r}")
 
     def _density_reg(self, gen_z: torch.Tensor, gen_c: torch.Tensor, sched: dict, draws: Draws):
@@ -332,6 +362,37 @@ class EG3DTrainer(Trainer):
         tv = F.l1_loss(sigma[:, :DENSITY_POINTS], sigma[:, DENSITY_POINTS:]) * o.density_reg
         self._record("Greg", "density_reg", {"ws": ws, "coordinates": points, "sigma": sigma})
         return tv, {"Loss/G/density_reg": tv}
+
+    # ------------------------------------------------------------------ augmentation (ADA)
+    def _augment(self, img: dict[str, torch.Tensor], draws: Draws, phase: str) -> None:
+        """EG3D's run_D with an augment pipe: ``image`` and ``image_raw`` resized to the image size are
+        augmented together as 6 channels (the same transform for both), then split and ``image_raw`` resized
+        back (bilinear, antialiased). Replaces both entries of ``img``, so R1 differentiates the augmented ones."""
+        image, raw = img["image"], img["image_raw"]
+        pair = torch.cat([image, resize_antialiased(raw, image.shape[-1])], dim=1)
+        pair = self.augment_pipe(pair, draws, prefix=f"{phase}/augment/")
+        img["image"] = pair[:, :image.shape[1]]
+        img["image_raw"] = resize_antialiased(pair[:, image.shape[1]:], raw.shape[-1])
+
+    def _observe_reals(self, logits: torch.Tensor) -> None:
+        if self.ada is not None:  # the official ADA collects 'Loss/signs/real' from Dmain and Dreg alike
+            self.ada.observe(logits)
+
+    def after_iteration(self, progress: Progress, logs: dict[str, float]) -> None:
+        """ADA's adjustment every 4 iterations; ``Progress/augment`` (and after an adjustment the real signs'
+        mean it used, ``Progress/augment_real_signs``) join the iteration's logged values."""
+        if self.augment_pipe is None:
+            return
+        if self.ada is not None and self.ada.update(progress):
+            logs["Progress/augment_real_signs"] = float(self.ada.sign_mean)
+        logs["Progress/augment"] = float(self.augment_pipe.p)
+
+    def extra_state(self) -> dict:
+        return {"ada": self.ada.state_dict()} if self.ada is not None else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        if self.ada is not None and "ada" in state:
+            self.ada.load_state_dict(state["ada"])
 
     # ------------------------------------------------------------------ snapshots
     def export(self, module: EG3DGenerator) -> EG3DGenerator:
