@@ -175,7 +175,17 @@ def sanity(G, out, share: tuple[float, float] = (0.05, 0.9), one_piece: float = 
     """Checks on a :class:`gan3d.GeneratorOutput` of ``G`` (not noise): in every view the head
     (:func:`head_mask`) covers a share of the image within ``share`` and is one piece (its largest
     connected region holds at least ``one_piece`` of it); depth is finite, and the head lies in front of
-    the background where there is background."""
+    the background where there is background.
+
+    A 2D model (``G.is_3d`` False, e.g. a shipped StyleGAN2 teacher) has no mask or depth: only its images
+    are checked (finite, not flat), and the head share is NaN."""
+    if not getattr(G, "is_3d", True):
+        img = out.image
+        if not torch.isfinite(img).all():
+            return Sanity(float("nan"), ("the images have NaN or infinite values",))
+        flat = img.flatten(1).std(1) < 0.02
+        return Sanity(float("nan"), (f"{int(flat.sum())} of {len(flat)} images are flat (one colour)",)
+                      if flat.any() else ())
     if out.mask is None or out.depth is None:
         return Sanity(float("nan"), ("the model renders no mask or no depth",))
     problems = []

@@ -81,3 +81,34 @@ def write_official_folder(root: Path, weights: dict, config_text: str = OFFICIAL
                 "global_step": 50000, "epoch": 10}, run / "checkpoint_010.pth")
     (run / "config.py").write_text(config_text)
     return run
+
+
+# a StyleGAN2 of a few kilobytes: G widths 16 -> 2, style width 16, two mapping layers
+TINY_TEACHER = {"style_dim": 16, "n_mlp": 2, "channel_divisor": 64}
+
+
+def teacher_config(out: Path, resolution: int = 16, name: str = "stylegan2-synth64") -> dict:
+    """A training config of two iterations of the core's StyleGAN2 trainer on four flat images of
+    ``resolution`` px (written beside ``out``), its run called ``name``."""
+    import numpy as np
+    from PIL import Image
+
+    data = out.parent / f"teacher-images-{resolution}"
+    data.mkdir(parents=True, exist_ok=True)
+    for i in range(4):
+        Image.fromarray(np.full((resolution, resolution, 3), 50 * i + 20, np.uint8)).save(data / f"{i}.png")
+    return {"method": "stylegan2", "data": str(data), "batch": 2, "kimg": 0.004, "tick_kimg": 0.004, "seed": 0,
+            "out": str(out), "name": name, "num_workers": 0, "device": "cpu", "grid_seeds": [0], "grid_yaws": [0.0],
+            "options": dict(TINY_TEACHER)}
+
+
+def make_teacher_run(out: Path, resolution: int = 16, name: str = "stylegan2-synth64") -> Path:
+    """The run folder ``out/NNNNN-name`` of :func:`teacher_config` (trained by ``gan3d train``'s loop)."""
+    from gan3d.train.config import resolve_config
+    from gan3d.train.loop import train
+
+    return train(resolve_config(teacher_config(out, resolution, name)), progress=False)
+
+
+def latest_generator(run: Path) -> Path:
+    return run / "snapshots" / (run / "latest").read_text().strip() / "generator"

@@ -12,9 +12,10 @@ floating-point form (``shared/reference/liftedgan.md`` sections 1 and 9).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 import gan3d
 from gan3d.camera import Camera
@@ -26,46 +27,58 @@ from .networks import DepthNet, GaussianBlur, StyleComposeNet, StyleDecomposeNet
 from .stylegan2 import SLIM_CHANNELS, StyleGAN2Generator
 
 
-@dataclass
-class LiftedGANConfig:
-    """Architecture and rendering constants (official values by default; the fixture narrows widths)."""
+class LiftedGANArchitecture(BaseModel):
+    """The lifting networks' widths and the renderer's constants (official values by default).
 
-    image_size: int = 256
-    style_dim: int = 512
-    n_mlp: int = 8
-    lr_mlp: float = 0.01
-    channels: dict[int, int] = field(default_factory=lambda: dict(SLIM_CHANNELS))
-    mlp_hidden: int = 512          # networks.MLP default width (netSD / netSC)
-    depth_z_dim: int = 512         # DepthNet z_dim
-    depth_nf: int = 16             # DepthNet nf
-    trans_z_dim: int = 16          # TransformationNet z_dim
-    trans_nf: int = 16             # TransformationNet nf
+    Defined once: :class:`LiftedGANConfig` (a model's architecture) adds the StyleGAN2's shape to these,
+    and the training options (``gan3d_liftedgan.train.LiftedGANTrainOptions``) inherit them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mlp_hidden: int = Field(512, ge=4, description="width of netSD's and netSC's MLPs")
+    depth_z_dim: int = Field(512, ge=1, description="DepthNet z_dim")
+    depth_nf: int = Field(16, ge=4, description="DepthNet nf")
+    trans_z_dim: int = Field(16, ge=1, description="TransformationNet z_dim")
+    trans_nf: int = Field(16, ge=4, description="TransformationNet nf")
     min_depth: float = 0.9
     max_depth: float = 1.1
     border_depth: float = 1.05
-    xyz_rotation_range: float = 60.0
+    xyz_rotation_range: float = Field(60.0, description="degrees of a view rotation of 1 (netSD's tanh units)")
     xy_translation_range: float = 0.1
     z_translation_range: float = 0.01
-    fov: float = 10.0
-    rot_center_depth: float = 1.0
-    blur_size: int = 10
-    blur_sigma: float = 4.0
+    fov: float = Field(10.0, description="the renderer's field of view, degrees")
+    rot_center_depth: float = Field(1.0, description="depth of the pivot the face turns about")
+    blur_size: int = Field(10, ge=1, description="Gaussian blur radius (px) of the albedo rank loss / delighting")
+    blur_sigma: float = Field(4.0, gt=0)
     clamp_border: bool = True
     generator_texture: bool = True
-    truncation: float = 0.7        # the authors' default psi for generation (FID used 1.0)
+    truncation: float = Field(0.7, gt=0, le=1, description="psi: the teacher's targets in training and the "
+                                                           "default for generation (the authors' FID used 1.0)")
 
-    def __post_init__(self):
-        self.channels = {int(k): int(v) for k, v in self.channels.items()}
+
+class LiftedGANConfig(LiftedGANArchitecture):
+    """A LiftedGAN's architecture: its StyleGAN2's shape (size, style width, mapping, channel table) and
+    the :class:`LiftedGANArchitecture` fields. The fixture narrows the widths."""
+
+    image_size: int = 256
+    style_dim: int = Field(512, ge=1)
+    n_mlp: int = Field(8, ge=1)
+    lr_mlp: float = 0.01
+    channels: dict[int, int] = Field(default_factory=lambda: dict(SLIM_CHANNELS))
+
+    def __init__(self, **data):
+        super().__init__(**data)
         # The official model is 256 px; smaller powers of two (gan3d's 64-px synthetic world) drop
-        # up-sampling blocks of the depth and transformation nets.
+        # up-sampling blocks of the depth and transformation nets. Checked here (not in a validator) so
+        # that the error stays an InputError rather than a pydantic ValidationError.
         if self.image_size < 16 or self.image_size & (self.image_size - 1):
             raise InputError(f"LiftedGAN's depth and transformation nets produce power-of-two maps of at least "
                              f"16 px (256 officially); got image_size {self.image_size}")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
+        """JSON-ready (``channels`` keyed by strings), what ``config.json`` of the safe form holds."""
+        return self.model_dump(mode="json")
 
 
 @dataclass
@@ -353,5 +366,5 @@ def normal_to_image(normal: torch.Tensor) -> torch.Tensor:
     return normal * torch.tensor([1.0, -1.0, -1.0], device=normal.device).view(1, 3, 1, 1)
 
 
-__all__ = ["Estimate", "LiftedGAN", "LiftedGANConfig", "camera_rotation", "camera_to_view", "normal_to_image",
-           "pose_sweep_view", "relight_vector"]
+__all__ = ["Estimate", "LiftedGAN", "LiftedGANArchitecture", "LiftedGANConfig", "camera_rotation", "camera_to_view",
+           "normal_to_image", "pose_sweep_view", "relight_vector"]

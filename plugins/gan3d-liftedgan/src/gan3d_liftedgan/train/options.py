@@ -5,23 +5,29 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from ..model import LiftedGANArchitecture
 
 # The four ablations of the paper (and of the reproduction's Table 3): each sets one weight to zero.
 ABLATIONS = {"wo_flip": "lam_flip", "wo_perturb": "lam_perturb_im", "wo_idt": "lam_identity_perturb",
              "wo_rega": "lam_albedo_rank"}
 
 
-class LiftedGANTrainOptions(BaseModel):
-    """Defaults are the official FFHQ config; the cats preset changes three weights and drops the face net."""
+class LiftedGANTrainOptions(LiftedGANArchitecture):
+    """Defaults are the official FFHQ config; the cats preset changes three weights and drops the face net.
+
+    The architecture and rendering fields (widths, depth range, field of view, blur, ``truncation``: the psi
+    of the teacher's targets) are :class:`~gan3d_liftedgan.model.LiftedGANArchitecture`'s, inherited.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     teacher: str | None = Field(None, description="the frozen StyleGAN2: a gan3d stylegan2 snapshot folder "
-                                                  "(RUN/snapshots/<kimg>/generator) or a stylegan2-pytorch .pt")
+                                                  "(RUN/snapshots/<kimg>/generator), a stylegan2-pytorch .pt, a "
+                                                  "registered model name (stylegan2/synth64) or run:NAME")
     resolution: int | None = Field(None, description="expected teacher resolution (checked; default: the data's)")
     style_dim: int | None = Field(None, ge=1, description="expected teacher latent size (checked when given)")
-    truncation: float = Field(0.7, gt=0, le=1, description="psi of the teacher's targets")
     w_stats_samples: int = Field(50_000, ge=2, description="mapped codes for w_mu and w_sigma_inv")
     # loss weights
     lam_rec: float = Field(5.0, ge=0)
@@ -56,25 +62,8 @@ class LiftedGANTrainOptions(BaseModel):
     yaw_range: float = Field(45.0, gt=0, description="perturbed yaw U(-r, r) degrees")
     pitch_range: float = Field(15.0, ge=0, description="perturbed pitch U(-r, r) degrees")
     identity_yaw: float = Field(25.0, gt=0, description="identity loss on perturbations with |yaw| < this")
-    # architecture and rendering (official values)
-    mlp_hidden: int = Field(512, ge=4)
-    depth_z_dim: int = Field(512, ge=1)
-    depth_nf: int = Field(16, ge=4)
-    trans_z_dim: int = Field(16, ge=1)
-    trans_nf: int = Field(16, ge=4)
-    min_depth: float = 0.9
-    max_depth: float = 1.1
-    border_depth: float = 1.05
-    xyz_rotation_range: float = 60.0
-    xy_translation_range: float = 0.1
-    z_translation_range: float = 0.01
-    fov: float = 10.0
-    rot_center_depth: float = 1.0
-    blur_size: int = Field(10, ge=1)
-    blur_sigma: float = Field(4.0, gt=0)
-    clip_render_grad: bool = True
-    clamp_border: bool = True
-    generator_texture: bool = True
+    clip_render_grad: bool = Field(True, description="ContourGradientClip on the rasteriser's copy of the depth "
+                                                     "(training only; the architecture's fields are inherited)")
 
     def weights(self) -> dict[str, float]:
         """The loss weights after the ablation switches."""
@@ -88,6 +77,10 @@ class LiftedGANTrainOptions(BaseModel):
 
     def ablations(self) -> list[str]:
         return [s for s in ABLATIONS if getattr(self, s)]
+
+    def architecture(self) -> dict:
+        """The :class:`~gan3d_liftedgan.model.LiftedGANArchitecture` fields of these options."""
+        return {k: getattr(self, k) for k in LiftedGANArchitecture.model_fields}
 
 
 CATS = {"lam_identity_perturb": 0.0, "lam_reg_style": 0.1, "lam_albedo_rank": 5e-3}

@@ -57,24 +57,40 @@ class LiftedNets(nn.Module):
 def model_config(options: LiftedGANTrainOptions, teacher: StyleGAN2Model) -> LiftedGANConfig:
     """The LiftedGAN architecture for ``teacher`` (its size, style width and channel table) and the options."""
     t = teacher.config
-    o = options
-    return LiftedGANConfig(
-        image_size=t.size, style_dim=t.style_dim, n_mlp=t.n_mlp, lr_mlp=t.lr_mlp, channels=dict(t.channels),
-        mlp_hidden=o.mlp_hidden, depth_z_dim=o.depth_z_dim, depth_nf=o.depth_nf, trans_z_dim=o.trans_z_dim,
-        trans_nf=o.trans_nf, min_depth=o.min_depth, max_depth=o.max_depth, border_depth=o.border_depth,
-        xyz_rotation_range=o.xyz_rotation_range, xy_translation_range=o.xy_translation_range,
-        z_translation_range=o.z_translation_range, fov=o.fov, rot_center_depth=o.rot_center_depth,
-        blur_size=o.blur_size, blur_sigma=o.blur_sigma, clamp_border=o.clamp_border,
-        generator_texture=o.generator_texture, truncation=o.truncation)
+    return LiftedGANConfig(image_size=t.size, style_dim=t.style_dim, n_mlp=t.n_mlp, lr_mlp=t.lr_mlp,
+                           channels=dict(t.channels), **options.architecture())
+
+
+def resolve_teacher(spec: str, device: str = "cpu") -> StyleGAN2Model:
+    """The frozen teacher named by ``options.teacher``: a StyleGAN2 snapshot folder or stylegan2-pytorch .pt
+    (:func:`gan3d.stylegan2.load_teacher`), or a registered model name such as ``stylegan2/synth64`` (a
+    teacher a plugin ships, loaded through :func:`gan3d.load` and its sha256-checked weights)."""
+    from pathlib import Path
+
+    from gan3d.registry import list_models
+
+    if not Path(spec).expanduser().exists() and spec.count("/") == 1 and not Path(spec).suffix:
+        if spec in list_models():
+            model = gan3d.load(spec, device)
+            if not isinstance(model, StyleGAN2Model):
+                raise InputError(f"the model {spec} is a {model.card.method} model, not a StyleGAN2; the teacher "
+                                 f"must be a 2D StyleGAN2 (`gan3d models 'stylegan2/*'` lists the registered ones)")
+            return model
+        if spec.startswith("stylegan2/"):
+            known = ", ".join(list_models("stylegan2/*")) or "none"
+            raise InputError(f"teacher {spec!r} is neither a file nor a registered model (registered StyleGAN2 "
+                             f"models: {known}); install the plugin that ships it, or give a snapshot folder")
+    return load_teacher(spec, device)
 
 
 def teacher_problems(options: LiftedGANTrainOptions, data: DataInfo | None) -> list[str]:
     """Why the configured teacher cannot be used (empty when it can), found before any training work."""
     if not options.teacher:
         return ["options.teacher is not set: LiftedGAN is distilled from a frozen StyleGAN2; name its snapshot "
-                "folder (train one with method = 'stylegan2') or a stylegan2-pytorch .pt"]
+                "folder (train one with method = 'stylegan2'), a stylegan2-pytorch .pt or a registered "
+                "stylegan2/... model"]
     try:
-        teacher = load_teacher(options.teacher)
+        teacher = resolve_teacher(options.teacher)
     except Gan3dError as e:
         return [f"options.teacher: {str(e).splitlines()[0]}"]
     cfg, problems = teacher.config, []
@@ -108,7 +124,7 @@ class LiftedGANTrainer(Trainer):
         problems = teacher_problems(options, data)
         if problems:
             raise InputError("LiftedGAN training cannot start: " + "; ".join(problems))
-        teacher = load_teacher(options.teacher, "cpu")
+        teacher = resolve_teacher(options.teacher, "cpu")
         self.teacher_card = teacher.card
         self.config = model_config(options, teacher)
         self.model = LiftedGAN(self._card(), self.config)
