@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import Gan3dError
@@ -41,47 +42,59 @@ def check_finite(logs: dict[str, float], where: str, last_snapshot: str | None) 
 class HealthMonitor:
     """Watches the tick records for a discriminator that wins outright.
 
-    ``d_key`` / ``g_key`` name the losses to watch (default: the first logged keys containing
-    ``Loss/D`` and ``Loss/G``; EG3D-style names ``Loss/D/loss`` and ``Loss/G/loss`` match).
+    ``pairs`` names the ``(D loss, G loss)`` keys to watch, one pair per discriminator (CNeRF has a global
+    and a semantic one); a trainer declares them as ``Trainer.health_pairs``. Without pairs the monitor
+    watches the first logged keys containing ``Loss/D`` and ``Loss/G`` (EG3D-style names ``Loss/D/loss``
+    and ``Loss/G/loss`` match). ``d_key`` / ``g_key`` name one pair directly.
     """
 
-    def __init__(self, config: HealthConfig | None = None, d_key: str | None = None, g_key: str | None = None):
+    def __init__(self, config: HealthConfig | None = None, d_key: str | None = None, g_key: str | None = None,
+                 pairs: Sequence[tuple[str, str]] = ()):
         self.config = config or HealthConfig()
-        self.d_key, self.g_key = d_key, g_key
-        self.history: deque[tuple[float, float]] = deque(maxlen=self.config.window)
-        self.warned = False
+        self.pairs = [tuple(p) for p in pairs] or ([(d_key, g_key)] if d_key or g_key else [])
+        self.history: dict[int, deque[tuple[float, float]]] = {}
+        self.warned: dict[int, bool] = {}
 
-    def _keys(self, losses: dict[str, float]) -> tuple[str | None, str | None]:
+    def _keys(self, losses: dict[str, float]) -> list[tuple[str | None, str | None]]:
         def first(part: str) -> str | None:
             return next((k for k in sorted(losses) if part in k and "reg" not in k.lower()), None)
 
-        return self.d_key or first("Loss/D"), self.g_key or first("Loss/G")
+        if not self.pairs:
+            return [(first("Loss/D"), first("Loss/G"))]
+        return [(d or first("Loss/D"), g or first("Loss/G")) for d, g in self.pairs]
 
     def update(self, losses: dict[str, float]) -> str | None:
-        """Add one tick's losses; returns the warning text when the pattern (newly) holds, else None."""
-        d_key, g_key = self._keys(losses)
-        if d_key is None or g_key is None:
-            return None
-        self.history.append((float(losses[d_key]), float(losses[g_key])))
+        """Add one tick's losses; returns the warning text when the pattern (newly) holds for a
+        discriminator (several warnings joined by "; "), else None."""
         cfg = self.config
-        if len(self.history) < cfg.window:
-            return None
-        d = [h[0] for h in self.history]
-        g = [h[1] for h in self.history]
-        winning = max(d) < cfg.d_loss_max and g[-1] - g[0] >= cfg.g_rise
-        if winning and not self.warned:
-            self.warned = True
-            return (f"the discriminator is winning outright: {d_key} stayed below {cfg.d_loss_max} for {cfg.window} "
-                    f"ticks while {g_key} rose from {g[0]:.3g} to {g[-1]:.3g}; the generator is no longer learning "
-                    f"(try a larger R1 weight, augmentation, a lower D learning rate, or more data)")
-        if not winning:
-            self.warned = False  # a later relapse warns again
-        return None
+        warnings = []
+        for i, (d_key, g_key) in enumerate(self._keys(losses)):
+            if d_key not in losses or g_key not in losses:
+                continue  # e.g. a discriminator whose phase did not run in this tick
+            hist = self.history.setdefault(i, deque(maxlen=cfg.window))
+            hist.append((float(losses[d_key]), float(losses[g_key])))
+            if len(hist) < cfg.window:
+                continue
+            d = [h[0] for h in hist]
+            g = [h[1] for h in hist]
+            winning = max(d) < cfg.d_loss_max and g[-1] - g[0] >= cfg.g_rise
+            if winning and not self.warned.get(i, False):
+                warnings.append(
+                    f"the discriminator is winning outright: {d_key} stayed below {cfg.d_loss_max} for "
+                    f"{cfg.window} ticks while {g_key} rose from {g[0]:.3g} to {g[-1]:.3g}; the generator is no "
+                    f"longer learning (try a larger R1 weight, augmentation, a lower D learning rate, or more data)")
+            self.warned[i] = winning  # a later relapse warns again
+        return "; ".join(warnings) or None
 
     def state_dict(self) -> dict:
-        return {"history": [list(h) for h in self.history], "warned": self.warned}
+        return {"pairs": {str(i): {"history": [list(h) for h in hist], "warned": self.warned.get(i, False)}
+                          for i, hist in self.history.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         self.history.clear()
-        self.history.extend(tuple(h) for h in state.get("history", []))
-        self.warned = bool(state.get("warned", False))
+        self.warned.clear()
+        if "history" in state:  # a run saved before several discriminators were watched: one pair
+            state = {"pairs": {"0": state}}
+        for i, st in state.get("pairs", {}).items():
+            self.history[int(i)] = deque((tuple(h) for h in st.get("history", [])), maxlen=self.config.window)
+            self.warned[int(i)] = bool(st.get("warned", False))

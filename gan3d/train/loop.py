@@ -146,7 +146,7 @@ class _Run:
                     if ema_key is not None else None)
         self.sampler = InfiniteSampler(len(self.dataset), self.rank, self.world, seed=cfg.seed)
         self.draws = ShardedDraws(cfg.seed, self.rank, self.world)
-        self.health = HealthMonitor()
+        self.health = HealthMonitor(pairs=self.trainer.health_pairs)
         self.counters = {"cur_nimg": 0, "batch_idx": 0, "cur_tick": 0, "tick_start_nimg": 0,
                          "last_snap_nimg": 0, "snapshots": 0}
         self.last_snapshot: str | None = None

@@ -99,6 +99,9 @@ class Trainer(ABC):
     method: str = ""
     ema: str | None = "G"
     run_name: str = ""  # the run's name (its folder's), set by the loop before export: trained models' cards
+    # (D loss, G loss) log keys, one pair per discriminator, that the health monitor watches for a D winning
+    # outright; empty: the first logged Loss/D... and Loss/G... keys
+    health_pairs: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, options: BaseModel, data: DataInfo, device: torch.device | str = "cpu"):
         self.options = options

@@ -51,3 +51,22 @@ def test_winning_discriminator_warns_once_per_episode():
     again = HealthMonitor(HealthConfig(window=4, d_loss_max=0.05, g_rise=0.5))
     again.load_state_dict(mon.state_dict())
     assert again.history == mon.history and again.warned
+
+
+def test_each_declared_discriminator_is_watched_on_its_own():
+    mon = HealthMonitor(HealthConfig(window=3, d_loss_max=0.05, g_rise=0.5),
+                        pairs=[("Loss/D/adv", "Loss/G/adv"), ("Loss/Dsem/adv", "Loss/G/semantic_adv")])
+    ticks = [{"Loss/D/adv": 1.2, "Loss/G/adv": 0.8, "Loss/Dsem/adv": 0.01, "Loss/G/semantic_adv": 1.0 + i}
+             for i in range(4)]
+    out = [mon.update(t) for t in ticks]
+    assert out[:2] == [None, None] and out[3] is None  # warned once, when the window first fills
+    assert "Loss/Dsem/adv stayed below 0.05 for 3 ticks while Loss/G/semantic_adv rose from 1 to 3" in out[2]
+    assert "Loss/D/adv" not in out[2].replace("Loss/Dsem/adv", "")
+    # the state carries both histories; a run saved by the one-pair monitor still resumes
+    twin = HealthMonitor(HealthConfig(window=3), pairs=mon.pairs)
+    twin.load_state_dict(mon.state_dict())
+    assert twin.history == mon.history and twin.warned == mon.warned
+    old = HealthMonitor(HealthConfig(window=3))
+    old.load_state_dict({"history": [[0.01, 1.0], [0.01, 2.0]], "warned": False})
+    assert old.update({"Loss/D/loss": 0.01, "Loss/G/loss": 3.0}) is not None
+

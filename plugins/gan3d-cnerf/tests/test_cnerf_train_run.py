@@ -52,6 +52,10 @@ def test_both_stages_train_snapshot_and_resume(synth_zip, tmp_path, capsys):
     losses = json.loads((run1 / "log.jsonl").read_text().splitlines()[-1])["losses"]
     # observability: each discriminator's loss, and every class's share of real and generated masks
     assert {"Loss/D/adv", "Loss/Dsem/adv", "Loss/Dsem/classify", "Loss/G/eikonal"} <= set(losses)
+    # the health monitor watches both discriminators on keys the trainer really logs
+    from gan3d_cnerf.train.stage1 import Stage1Trainer
+
+    assert {k for pair in Stage1Trainer.health_pairs for k in pair} <= set(losses)
     assert sum(losses[f"Coverage/real/{c}"] for c in ("background", "face", "eyes", "mouth", "brows", "nose", "ears",
                                                       "hair", "cloth")) == pytest.approx(1.0, abs=1e-4)
     assert "Coverage/fake/hair" in losses

@@ -63,6 +63,8 @@ class Stage1Trainer(Trainer):
 
     method = "cnerf"
     ema = "G"
+    # both discriminators can win outright on their own (the seed project's stage 1 lost the global one at once)
+    health_pairs = (("Loss/D/adv", "Loss/G/adv"), ("Loss/Dsem/adv", "Loss/G/semantic_adv"))
 
     def __init__(self, options: Stage1Options, data: DataInfo, device="cpu"):
         super().__init__(options, data, device)
