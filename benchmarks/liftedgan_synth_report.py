@@ -63,19 +63,14 @@ class Snapshot:
 def find_snapshot(spec: str) -> Snapshot:
     """A run folder (its latest snapshot), a snapshot or generator folder, or a registered model name."""
     from gan3d.pack import run_of
-    from gan3d.train.snapshot import GENERATOR, SNAPSHOTS, latest_snapshot
+    from gan3d.train.snapshot import generator_folder
 
     path = Path(spec).expanduser()
     if not path.exists():
         if spec in gan3d.list_models():
             return Snapshot(spec, None, None)
         raise InputError(f"{spec!r} is neither a run or snapshot folder nor a registered model")
-    if (path / SNAPSHOTS).is_dir():
-        snap = latest_snapshot(path)
-        if snap is None:
-            raise InputError(f"run {path} has no complete snapshot yet; wait for its first one")
-        path = snap / GENERATOR
-    run, kimg, gen = run_of(path)
+    run, kimg, gen = run_of(generator_folder(path))  # a run folder: its latest snapshot
     return Snapshot(str(gen), run, kimg)
 
 

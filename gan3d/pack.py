@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .cards import FidRecord, ModelCard, PackedRecord, ReferenceRender, TrainingRecord, WeightFile
 from .errors import InputError

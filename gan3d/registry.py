@@ -299,10 +299,13 @@ def _name_seed(name: str) -> int:
 
 def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
     """The generator in the file or folder ``path``, built by the plugin that recognises its format."""
+    from .train.snapshot import generator_folder
+
     key = os.fspath(path)
     path = Path(key).expanduser()
     if not path.exists():
         raise CheckpointError(f"checkpoint {key!r} does not exist")
+    path = generator_folder(path)  # a training run or snapshot folder: its (latest) generator
     gen = _state().pm.hook.gan3d_load_checkpoint(path=path, device=device)
     if gen is None:
         plugins = [n for n, _ in _state().pm.list_name_plugin()]
@@ -317,7 +320,7 @@ def load(name_or_path: str | os.PathLike, device: str = "cpu", weights: str | os
     * ``"eg3d/ffhq512-128"``: a registered name; weights resolve through the cache (downloaded and
       sha256-checked where the card has a URL), or ``weights`` (a file or folder) overrides them.
     * ``"path/to/checkpoint.pkl"``: a file or folder in a method's own format, handed to the plugin
-      that recognises it.
+      that recognises it; a ``gan3d train`` run folder (its latest snapshot) or snapshot folder.
 
     ``weights="random"`` builds a registered model with random-initialised weights; the generator's
     ``weights_note`` then reads ``"random weights"`` and comparisons and leaderboards show it. They are

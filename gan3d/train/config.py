@@ -112,13 +112,13 @@ def run_references(data: dict) -> dict[str, str]:
 
 def find_run_generator(out: str | os.PathLike, name: str) -> Path | None:
     """``<run>/snapshots/<latest>/generator`` of the newest run folder ``out/NNNNN-name`` that has a complete
-    snapshot (relative when ``out`` is), or None."""
+    snapshot, as an absolute path (so a run resumed from another working directory finds it), or None."""
     from .snapshot import GENERATOR, latest_snapshot, runs_named
 
     for run in runs_named(Path(out).expanduser(), name):
         snap = latest_snapshot(run)
         if snap is not None:
-            return snap / GENERATOR
+            return (snap / GENERATOR).resolve()
     return None
 
 

@@ -36,9 +36,11 @@ def snapshot_grids(run_dir: str | Path) -> list[tuple[float, Path]]:
 
 
 def pick(items: list, count: int) -> list:
-    """``count`` items spread evenly over ``items`` (first and last always included)."""
+    """``count`` (>= 1) items spread evenly over ``items``: first and last included, or for ``count`` 1 the last."""
     if len(items) <= count:
         return list(items)
+    if count == 1:  # the latest grid says most about the run
+        return [items[-1]]
     idx = np.linspace(0, len(items) - 1, count).round().astype(int)
     return [items[i] for i in sorted(set(idx.tolist()))]
 
@@ -46,6 +48,8 @@ def pick(items: list, count: int) -> list:
 def progress_strip(run_dir: str | Path, count: int = 3, gap: int = 6) -> np.ndarray:
     """``[H, W, 3]`` uint8: ``count`` of the run's grids (start, ..., latest) side by side, each captioned
     with its kimg. Every grid shows the same seeds and cameras, so the columns show the model learning."""
+    if count < 1:
+        raise InputError(f"the progress strip needs at least one grid; got count {count}")
     grids = snapshot_grids(run_dir)
     if not grids:
         raise InputError(f"{run_dir}: no grids (grids/*.png or snapshots/*/grid.png): is it a gan3d training "

@@ -114,6 +114,22 @@ def latest_snapshot(run_dir: Path) -> Path | None:
     return snap if (snap / STATE).is_file() else None
 
 
+def generator_folder(path: str | os.PathLike) -> Path:
+    """The generator folder a path means: a run folder -> its latest snapshot's ``generator/``, a snapshot
+    folder -> its ``generator/``; anything else is returned as given. So ``gan3d.load`` and every command
+    take a run folder directly (``gan3d generate training-runs/00000-eg3d-synth64``)."""
+    p = Path(path).expanduser()
+    if p.is_dir() and ((p / LATEST).is_file() or (p / CONFIG).is_file() and (p / SNAPSHOTS).is_dir()):
+        snap = latest_snapshot(p)
+        if snap is None:
+            raise NotARunError(f"the training run {str(path)!r} has no complete snapshot yet; wait for its first "
+                               "snapshot, or give a snapshot's generator folder")
+        return snap / GENERATOR
+    if p.is_dir() and (p / GENERATOR).is_dir() and (p / STATE).is_file():
+        return p / GENERATOR
+    return p
+
+
 def write_snapshot(run_dir: Path, name: str, generator, state: dict) -> Path:
     """Write ``snapshots/<name>/`` (EMA generator, training state), then point ``latest`` at it."""
     snap = Path(run_dir) / SNAPSHOTS / name

@@ -29,6 +29,12 @@ def test_grids_are_found_in_training_order(run):
 def test_pick_spreads_and_keeps_both_ends():
     assert pick(list(range(10)), 3) == [0, 4, 9]
     assert pick([1, 2], 3) == [1, 2]
+    assert pick(list(range(10)), 1) == [9]  # one panel: the latest
+
+
+def test_a_strip_of_no_grids_is_refused(run):
+    with pytest.raises(InputError, match="at least one grid; got count 0"):
+        progress_strip(run, count=0)
 
 
 def test_strip_holds_start_middle_and_end_side_by_side(run):

@@ -51,7 +51,7 @@ def test_reference_resolves_to_the_newest_snapshot_and_resume_keeps_it(sphere_da
     cfg = toy_config(sphere_data, out, name="student", preset="warm")
     assert run_references(cfg) == {"init_from": "teacher"}
     r = resolve_config(cfg)
-    generator = "runs/00001-teacher/snapshots/000000.016/generator"
+    generator = str((tmp_path / "runs/00001-teacher/snapshots/000000.016/generator").resolve())  # absolute
     assert r.options["init_from"] == generator
 
     student = train(r, progress=False)
@@ -62,11 +62,15 @@ def test_reference_resolves_to_the_newest_snapshot_and_resume_keeps_it(sphere_da
 
     # a newer teacher appears; the resumed student keeps the one it started with, its config still agrees
     shutil.copytree(teacher, tmp_path / out / "00004-teacher")
-    assert resolve_config(cfg).options["init_from"] == "runs/00004-teacher/snapshots/000000.016/generator"
+    assert resolve_config(cfg).options["init_from"] == str((tmp_path / out / "00004-teacher").resolve()
+                                                           / "snapshots" / "000000.016" / "generator")
     other = write_toml(tmp_path / "other.toml", {**cfg, "options": {"init_from": "run:teacher-b"}})
     assert main(["train", str(other), "--resume", str(student), "--kimg", "0.016", "--quiet"]) == 2
     assert "differs from the run being resumed in options.init_from" in capsys.readouterr().err
-    same = write_toml(tmp_path / "student.toml", cfg)
-    assert main(["train", str(same), "--resume", str(student), "--kimg", "0.016", "--quiet"]) == 0
-    assert _saved_options(student)["init_from"] == generator
-    assert (student / "snapshots" / "000000.016" / "generator").is_dir()
+    same = write_toml(tmp_path / "student.toml", {**cfg, "out": str(tmp_path / out)})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the recorded teacher path is absolute: resuming from another folder works
+    assert main(["train", str(same), "--resume", str(tmp_path / student), "--kimg", "0.016", "--quiet"]) == 0
+    assert _saved_options(tmp_path / student)["init_from"] == generator
+    assert (tmp_path / student / "snapshots" / "000000.016" / "generator").is_dir()

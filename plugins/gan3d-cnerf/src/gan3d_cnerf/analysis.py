@@ -78,19 +78,9 @@ class SynthReport(BaseModel):
 def load_snapshot(spec: str | Path, device: str = "cpu") -> "gan3d.Generator":
     """A CNeRF generator from a run folder (its latest snapshot), a snapshot folder, a generator folder, a
     checkpoint or a registered name; an :class:`InputError` for anything else."""
-    from gan3d.train.snapshot import GENERATOR, LATEST, latest_snapshot
-
     from .generator import CNeRFGenerator
 
-    p = Path(spec).expanduser()
-    if p.is_dir() and (p / LATEST).is_file():
-        snap = latest_snapshot(p)
-        if snap is None:
-            raise InputError(f"the run {str(p)!r} has no complete snapshot yet; wait for its first snapshot")
-        p = snap
-    if p.is_dir() and (p / GENERATOR).is_dir():
-        p = p / GENERATOR
-    G = gan3d.load(str(p) if p.exists() else str(spec), device=device)
+    G = gan3d.load(spec, device=device)  # run and snapshot folders resolve to their (latest) generator
     if not isinstance(G, CNeRFGenerator):
         raise InputError(f"{spec} is a {G.card.method} model; the CNeRF report needs a CNeRF model")
     return G

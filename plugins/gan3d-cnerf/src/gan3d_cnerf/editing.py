@@ -118,11 +118,6 @@ def move_region(w: torch.Tensor, region: str | int, steps: list[float], directio
     return out
 
 
-def region_mask(semantic: torch.Tensor, region: str | int) -> torch.Tensor:
-    """Hard mask ``[B,1,H,W]`` of the pixels whose most likely class is ``region``."""
-    return (semantic.argmax(1, keepdim=True) == region_index(region, semantic.shape[1])).float()
-
-
 def locality(before: torch.Tensor, after: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
     """How local an edit was: mean absolute change inside/outside the region ``mask [B,1,H,W]``.
 

@@ -147,6 +147,7 @@ class EG3DTrainer(Trainer):
     """
 
     method = "eg3d"
+    health_pairs = (("Loss/D/loss", "Loss/G/loss"),)  # the official totals, not the per-phase scores
     ema = "G"
 
     def __init__(self, options: EG3DOptions, data: DataInfo, device: torch.device | str = "cpu"):
