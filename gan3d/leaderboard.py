@@ -3,7 +3,8 @@
 Numbers are only put in one column when their protocols match: a column is a (metric, protocol hash)
 pair, so the same metric measured under two protocols becomes two columns, with a legend. Published
 numbers (``gan3d/data/published.json``, each with its source and protocol) get their own labelled
-column and never enter the measured ranking.
+column and never enter the measured ranking. The page also charts the FID-by-kimg curves that shipped
+models' cards carry from their training runs, each captioned with its run's own protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import html
 import io
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import plots
+from .cards import ModelCard
 from .io import write_text_atomic
 from .store import StoredResult
 
@@ -335,8 +338,38 @@ document.querySelectorAll('table.lb th').forEach(function (th) {
 """
 
 
-def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
-    """A self-contained page (no network): sortable tables, bar charts and the comparison grids."""
+def fid_protocol(card: ModelCard) -> str:
+    """In words, how a shipped model's training run measured the FID of its card's curve."""
+    t = card.training
+    fid = t.fid if t is not None else None
+    if fid is None:
+        return f"measured by its training run with its recipe's FID settings ({t.recipe if t else 'unknown recipe'})"
+    network = fid.network or "unknown"
+    network += "" if "inception" in network.lower() else " Inception"
+    samples = f", {fid.num} samples" if fid.num else ""
+    return f"{network}{samples}, against {fid.reference or 'the training data'} (recipe {t.recipe})"
+
+
+def training_curves_html(cards: Sequence[ModelCard]) -> str:
+    """One line chart "FID during training" of the models whose cards carry their run's FID-by-kimg curve,
+    captioned with each model's own protocol ('' when no card has a curve)."""
+    e = html.escape
+    withcurve = [c for c in cards if c.training is not None and c.training.curve]
+    if not withcurve:
+        return ""
+    chart = plots.line_chart([(c.name, list(c.training.curve)) for c in withcurve], "FID during training", "kimg")
+    items = "".join(f"<li><b>{e(c.name)}</b>: {e(fid_protocol(c))}; {len(c.training.curve)} snapshots up to the "
+                    f"shipped one at {c.training.kimg:g} kimg</li>" for c in withcurve)
+    return ("<h2>Shipped models: FID during training</h2><div class='charts'>" + chart + "</div>"
+            "<p class='caption'>Each run's own FID, measured while it trained, by kimg (thousands of real images "
+            "shown). These are the training recipes' protocols, not the evaluation's FID column above: the "
+            "Inception network, the sample counts and the reference images differ, so read a curve's shape, not "
+            f"its level against the tables.</p><ul class='caption'>{items}</ul>")
+
+
+def to_html(tables: list[Table], images: list[str | os.PathLike] = (), cards: Sequence[ModelCard] = ()) -> str:
+    """A self-contained page (no network): sortable tables, bar charts, the training curves of ``cards``
+    that carry one (shipped models: :func:`training_curves_html`) and the comparison grids."""
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>gan3d leaderboard</title><style>",
              "body{font-family:sans-serif;margin:2em;color:#222} table.lb{border-collapse:collapse;margin:1em 0}"
@@ -345,7 +378,8 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
              "table.legend{border-collapse:collapse;margin:0 0 1em;font-size:12px;color:#444}table.legend th,table.legend td{font-size:12px;padding:2px 6px}"
              "table.legend th{background:#f3f3f3} details pre{font-size:11px;margin:2px 0;white-space:pre-wrap}"
              "details.shared{font-size:12px;color:#555;margin-bottom:1em} .charts{display:flex;flex-wrap:wrap;gap:12px}"
-             "svg.chart{background:#fff;border:1px solid #eee;max-width:100%;height:auto} img{max-width:100%}",
+             "svg.chart{background:#fff;border:1px solid #eee;max-width:100%;height:auto} img{max-width:100%}"
+             ".caption{font-size:13px;color:#444;max-width:60em}",
              "</style></head><body><h1>gan3d leaderboard</h1>",
              "<p>Numbers in one column share a protocol (hash in brackets; the legend under each table lists what "
              "differs between its columns, the full protocol behind a click); click a header to sort; bars marked * "
@@ -388,6 +422,7 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
             for cells in _published_rows(t):
                 parts.append("<tr>" + "".join(f"<td>{e(x)}</td>" for x in cells) + "</tr>")
             parts.append("</tbody></table>")
+    parts.append(training_curves_html(cards))
     for img in images:
         p = Path(img)
         if p.is_file():
@@ -397,20 +432,22 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = ()) -> str:
     return "".join(parts)
 
 
-def render(results: list[StoredResult], fmt: str = "md", images=()) -> str:
+def render(results: list[StoredResult], fmt: str = "md", images=(), cards: Sequence[ModelCard] = ()) -> str:
+    """``cards``: models whose training curves the HTML page charts (the other formats leave them out)."""
     tables = build_tables(results)
     if fmt == "md":
         return to_markdown(tables)
     if fmt == "csv":
         return to_csv(tables)
     if fmt == "html":
-        return to_html(tables, images)
+        return to_html(tables, images, cards)
     from .errors import InputError
 
     raise InputError(f"unknown leaderboard format {fmt!r}; use md, html or csv")
 
 
-def write(results: list[StoredResult], out: str | os.PathLike, fmt: str | None = None, images=()) -> Path:
+def write(results: list[StoredResult], out: str | os.PathLike, fmt: str | None = None, images=(),
+          cards: Sequence[ModelCard] = ()) -> Path:
     out = Path(out)
     fmt = fmt or {".md": "md", ".html": "html", ".htm": "html", ".csv": "csv"}.get(out.suffix.lower(), "md")
-    return write_text_atomic(out, render(results, fmt, images))
+    return write_text_atomic(out, render(results, fmt, images, cards))

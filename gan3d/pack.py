@@ -2,7 +2,8 @@
 
 The packed folder is gan3d's safe form (:mod:`gan3d.pretrained`) plus ``reference.png``; its card says
 where the model came from (the recipe, data, kimg, training time and machine, the FID the run measured
-at that snapshot: :class:`gan3d.cards.TrainingRecord`) and how it is stored
+at that snapshot and its FID-by-kimg curve up to it, the other runs its options named, e.g. a teacher:
+:class:`gan3d.cards.TrainingRecord`), whether it is 3D-aware, and how it is stored
 (:class:`gan3d.cards.PackedRecord`). Weights go in float16 when that is lossless enough: the fixed
 reference views are rendered deterministically from the float32 snapshot and from the packed float16
 weights, and float16 is kept only when their PSNR and largest difference are within the thresholds;
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cards import FidRecord, ModelCard, PackedRecord, ReferenceRender, TrainingRecord, WeightFile
+from .cards import FidRecord, ModelCard, PackedRecord, ReferenceRender, RunInput, TrainingRecord, WeightFile
 from .errors import InputError
 from .images import save_png
 from .io import sha256_file
@@ -112,17 +113,36 @@ def training_record(run: Path, kimg: float, recipe: Path, machine: str | None) -
         machine = machine_description() + " (the packing machine: the run folder does not record its own)"
         notes.append(f"the run folder has no machine.json; recorded this machine: {machine}")
     fid = None
-    at = [v for k, v in metric_curve(run, "fid") if abs(k - kimg) < 1e-6]
+    # one value per snapshot (a re-measured snapshot keeps its last), up to and including the shipped one
+    curve = dict((k, v) for k, v in metric_curve(run, "fid") if k <= kimg + 1e-6)
+    at = [v for k, v in curve.items() if abs(k - kimg) < 1e-6]
     if at:
         opts = saved.config.metric_options.get("fid", {})
+        ref_num = opts.get("ref_num")
+        reference = (f"the first {ref_num} images of " if ref_num else "") + (
+            saved.config.reference or f"the training data ({saved.config.data})")
         fid = FidRecord(value=at[-1], kimg=kimg, network=str(opts.get("network", "NVIDIA Inception")),
-                        num=saved.config.metric_num)
+                        num=saved.config.metric_num, reference=reference)
     else:
         notes.append(f"the run's results store has no FID at {kimg:g} kimg; the card records none")
     return TrainingRecord(recipe=repo_path(recipe), recipe_sha256=sha256_file(recipe), data=saved.config.data,
                           seed=saved.config.seed, batch=saved.batch, kimg=kimg, recipe_kimg=given.kimg,
                           seconds=round(training_seconds(run, kimg), 3), machine=machine, run=run.name,
-                          fid=fid), notes
+                          fid=fid, curve=tuple(sorted(curve.items())), inputs=run_inputs(saved.options)), notes
+
+
+def run_inputs(options: dict) -> tuple[RunInput, ...]:
+    """The method options whose value is a snapshot of another training run (what ``run:NAME`` became)."""
+    found = []
+    for key, value in sorted(options.items()):
+        if not isinstance(value, str):
+            continue
+        try:
+            other, kimg, _ = run_of(Path(value))
+        except InputError:
+            continue
+        found.append(RunInput(option=key, run=other.name, kimg=kimg))
+    return tuple(found)
 
 
 def repo_path(path: Path) -> str:
@@ -161,7 +181,7 @@ def pack(snapshot: str | os.PathLike, name: str, out: str | os.PathLike, recipe:
         "name": name, "dataset": dataset or default_dataset(training.data, G32.card.resolution) or G32.card.dataset,
         "description": description or f"{G32.card.method} trained with gan3d train on {training.data} "
                                       f"({kimg:g} kimg, recipe {training.recipe})",
-        "training": training, "weights": ()})
+        "training": training, "weights": (), "is_3d": bool(getattr(G32, "is_3d", True))})
     config, state = G32.export_config(), G32.state_dict()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

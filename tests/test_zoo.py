@@ -212,6 +212,39 @@ def test_the_runs_fid_at_the_snapshot_goes_on_the_card(trained, tmp_path):
         store.unlink()
     fid = res.card.training.fid
     assert fid.value == 42.5 and fid.kimg == 0.008 and fid.num == 1000  # the recipe's metric_num (default)
+    assert fid.reference.startswith("the training data (")
+
+
+def test_the_runs_fid_curve_up_to_the_snapshot_goes_on_the_card(trained, tmp_path):
+    """FID by kimg as the run measured it, up to and including the shipped snapshot; older cards load."""
+    from gan3d.cards import ModelCard
+    from gan3d.store import ResultStore, StoredResult
+
+    store = trained["run"] / "gan3d-results.sqlite"
+    snap = str(trained["snapshot"])
+    early = snap.replace("000000.008", "000000.004")
+    later = snap.replace("000000.008", "000000.012")  # a snapshot past the shipped one (a longer run)
+    other = str(Path("elsewhere") / "00009-other" / "snapshots" / "000000.006" / "generator")  # another run
+    try:
+        with ResultStore(store) as st:
+            st.add_results([StoredResult(run_id="r", model=m, metric=metric, value=v, n=4, protocol_hash="h", kimg=k)
+                            for m, metric, v, k in [(snap, "fid", 42.5, 0.008), (early, "fid", 99.0, 0.004),
+                                                    (later, "fid", 30.0, 0.012), (other, "fid", 7.0, 0.006),
+                                                    (snap, "kid", 0.1, 0.006)]])
+        res = pack(trained["snapshot"], NAME, tmp_path / "curve", trained["recipe"])
+    finally:
+        store.unlink()
+    t = res.card.training
+    assert t.curve == ((0.004, 99.0), (0.008, 42.5)) and t.fid.value == t.curve[-1][1]
+    assert t.inputs == () and res.card.is_3d  # the toy is 3D-aware and named no other run
+    # a card written before the curve, the run inputs and is_3d existed still loads, with their defaults
+    old = res.card.model_dump(mode="json")
+    old.pop("is_3d")
+    for key in ("curve", "inputs"):
+        old["training"].pop(key)
+    old["training"]["fid"].pop("reference")
+    loaded = ModelCard.model_validate(old)
+    assert loaded.training.curve == () and loaded.training.inputs == () and loaded.is_3d
 
 
 def test_training_time_adds_the_stretches_of_a_resumed_run(tmp_path):
@@ -292,14 +325,40 @@ def test_a_recipe_naming_its_teacher_by_run_packs_its_student(trained, tmp_path,
 
     monkeypatch.chdir(tmp_path)
     data = load_train_config(trained["recipe"])["data"]
-    train(resolve_config(toy_config(Path(data), "runs", name="teacher")), progress=False)
+    teacher = train(resolve_config(toy_config(Path(data), "runs", name="teacher")), progress=False)
     recipe = write_toml(tmp_path / "student.toml", toy_config(Path(data), "runs", name="student",
                                                               options={"init_from": "run:teacher"}))
     student = train(resolve_config(load_train_config(recipe)), progress=False)
     train(resolve_config(toy_config(Path(data), "runs", name="teacher")), progress=False)  # a newer teacher run
     res = pack(student / "snapshots" / "000000.008" / "generator", NAME, tmp_path / "packed", recipe)
     assert res.card.training.run == student.name
+    # the card names the run it built on (what the demo reads to call a 2D teacher by its student)
+    from gan3d.cards import RunInput
+
+    assert res.card.training.inputs == (RunInput(option="init_from", run=teacher.name, kimg=0.008),)
     other = write_toml(tmp_path / "other.toml", toy_config(Path(data), "runs", name="student",
                                                            options={"init_from": "run:someone-else"}))
     with pytest.raises(InputError, match=r"differ in options\.init_from"):
         pack(student / "snapshots" / "000000.008" / "generator", NAME, tmp_path / "o", other)
+
+
+def test_a_2d_generator_packs_a_card_that_says_so(trained, tmp_path, monkeypatch):
+    """The card records whether the model is 3D-aware, so the demo can leave a 2D teacher out unloaded."""
+    from gan3d.demo import plan_models
+
+    pkg = "gan3d_zoo_flat_pkg"
+    monkeypatch.setattr(type(gan3d.load(str(trained["snapshot"]))), "is_3d", False, raising=False)
+    res = pack(trained["snapshot"], "toy/flat-shipped", tmp_path / pkg / "zoo" / "flat", trained["recipe"])
+    assert not res.card.is_3d
+    monkeypatch.undo()
+    (tmp_path / pkg / "__init__.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    gan3d.registry.register(_ZooPlugin(pkg), name="zoo-flat")
+    try:
+        plan = plan_models(include_toy=True)
+    finally:
+        gan3d.registry.unregister("zoo-flat")
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop(pkg, None)
+    assert "toy/flat-shipped" not in plan.names and "toy/flat-shipped" not in plan.missing
+    assert plan.not_compared["toy/flat-shipped"].startswith("2D model, not compared")

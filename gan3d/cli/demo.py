@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from ..demo import VIDEO_FRAMES
 from .args import add_device_argument, parse_angles
 
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="compare every installed model, score them, write the leaderboard",
                        description="For every installed method (one model each): a comparison grid on the same "
-                                   "seeds and yaw sweep, a small evaluation run into a results store, and the "
-                                   "leaderboard page. Trained models shipped with the plugins come first, then "
-                                   "models whose official weights are cached; the others are listed with the "
-                                   "command that adds their weights (--random-weights renders them untrained, "
-                                   "labelled as such everywhere).")
+                                   "seeds and yaw sweep, a short orbit video per model, a small evaluation run "
+                                   "into a results store, and the leaderboard page (with the shipped models' FID "
+                                   "curves from their training runs). Trained models shipped with the plugins "
+                                   "come first, then models whose official weights are cached; the others are "
+                                   "listed with the command that adds their weights (--random-weights renders "
+                                   "them untrained, labelled as such everywhere). 2D models (a StyleGAN2 teacher) "
+                                   "are listed, not compared.")
     p.add_argument("--models", default=None, help="comma-separated models (default: one per installed method)")
     p.add_argument("--seeds", default="0-3")
     p.add_argument("--yaw", default="-0.5,0,0.5", help="radians: a list or start:stop:count")
@@ -21,6 +24,8 @@ def register(sub) -> None:
     p.add_argument("--resolution", type=int, default=256,
                    help="score every model at this image size so all methods share one column per metric "
                         "(0: each model at its own size; default %(default)s)")
+    p.add_argument("--frames", type=int, default=VIDEO_FRAMES,
+                   help="frames of each model's orbit video (0: no videos; default %(default)s)")
     p.add_argument("--ref", default=None, help="reference images for fid (folder or EG3D dataset zip)")
     add_device_argument(p)
     p.add_argument("--random-weights", action="store_true",
@@ -35,6 +40,7 @@ def run(args) -> int:
     from .args import check_positive
 
     check_positive(args.resolution, "--resolution", 0)
+    check_positive(args.frames, "--frames", 0)
     if args.resolution:
         check_positive(args.resolution, "--resolution", 8)
 
@@ -42,7 +48,7 @@ def run(args) -> int:
                      yaws=tuple(parse_angles(args.yaw, "yaw")), num=args.num,
                      metrics=tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
                      device=args.device, reference=args.ref, random_weights=args.random_weights,
-                     resolution=args.resolution or None)
+                     resolution=args.resolution or None, video_frames=args.frames)
     if not paths:
         return 0
     print("\ndemo output:")
