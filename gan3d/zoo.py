@@ -136,17 +136,28 @@ class Sanity:
         return not self.problems
 
 
-def head_mask(G, out) -> torch.Tensor:
-    """``[B,h,w]`` bool: opaque pixels (mask > 0.5) nearer than the scene's back half.
+def head_mask(G, out, backdrop: float = 0.05) -> torch.Tensor:
+    """``[B,h,w]`` bool: opaque pixels (mask > 0.5) nearer than the scene's back half, and nearer than the
+    backdrop where the model paints one close behind the head.
 
     Models that paint the background into their volume (EG3D) are opaque everywhere; their background
-    lies far behind the look-at point, so pixels deeper than halfway from it to the far plane are not head.
+    usually lies far behind the look-at point, so pixels deeper than halfway from it to the far plane are
+    not head. A plain backdrop (the synthetic world's) looks the same at any depth, so a model may put it
+    just behind the head instead: when most of a view's border is still counted as head, the head is what
+    lies in front of the border's median depth by ``backdrop`` of the depth range.
     """
     fg = out.mask[:, 0] > 0.5
     rng = G.depth_range()
-    if rng is not None and out.depth is not None:
-        split = G.card.camera.radius + 0.5 * (rng[1] - G.card.camera.radius)
-        fg = fg & (out.depth[:, 0] < split)
+    if rng is None or out.depth is None:
+        return fg
+    depth = out.depth[:, 0]
+    split = G.card.camera.radius + 0.5 * (rng[1] - G.card.camera.radius)
+    fg = fg & (depth < split)
+    border = lambda t: torch.cat([t[:, 0], t[:, -1], t[:, 1:-1, 0], t[:, 1:-1, -1]], 1)  # noqa: E731
+    painted = border(fg).float().mean(1) > 0.5                                            # [B]
+    if painted.any():
+        behind = border(depth).median(1).values - backdrop * (rng[1] - rng[0])           # [B]
+        fg = torch.where(painted[:, None, None], fg & (depth < behind[:, None, None]), fg)
     return fg
 
 

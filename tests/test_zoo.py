@@ -147,7 +147,16 @@ def test_sanity_tells_a_head_from_noise():
     assert any("scattered" in p for p in sanity(G, noise).problems)
     blank = GeneratorOutput(image=torch.zeros(1, 3, 32, 32), depth=torch.full_like(disc, 2.5),
                             mask=torch.ones_like(disc))
-    assert any("covers 100.0%" in p for p in sanity(G, blank).problems)
+    assert any("covers 0.0%" in p for p in sanity(G, blank).problems)  # a flat wall: no head in front of it
+    # a backdrop painted just behind the head (a plain colour looks the same at any depth): the head is
+    # what lies in front of the border's depth
+    near = GeneratorOutput(image=torch.zeros(1, 3, 32, 32), depth=torch.where(disc > 0, 2.5, 2.75),
+                           mask=torch.ones_like(disc))
+    check = sanity(G, near)
+    assert check.ok and abs(check.mask_share - float(disc.mean())) < 1e-6
+    filled = GeneratorOutput(image=torch.zeros(1, 3, 32, 32), depth=torch.full_like(disc, 2.75),
+                             mask=torch.ones_like(disc))
+    assert not sanity(G, filled).ok
     broken = GeneratorOutput(image=torch.zeros(1, 3, 32, 32), depth=depth * float("nan"), mask=disc)
     assert not sanity(G, broken).ok
 
