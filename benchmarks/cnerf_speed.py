@@ -1,11 +1,13 @@
 """CNeRF generation speed and peak memory (CPU and GPU), with ray chunking.
 
-    python plugins/gan3d-cnerf/benchmarks/cnerf_speed.py [--device cuda] [--batch 1] [--points 524288]
+    python benchmarks/cnerf_speed.py [--device cuda] [--batch 1] [--points 524288]
         [--checkpoint final_model.pt] [--iters 3]
 
 Without a checkpoint the official full-size architecture is built with random weights (speed does not
 depend on the values). ``--points`` is the number of (sample point, class) pairs evaluated per pass of the local
-generators (the chunk size); memory grows with it, speed too until the device is saturated.
+generators per ray chunk; memory grows with it. On CPU the field itself runs in blocks of
+``gan3d_cnerf.renderer.QUERY_BLOCK`` points whatever the chunk, so there the figure barely depends on it.
+The first line is the configuration (so figures from different machines and versions compare).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 import gan3d
 from gan3d_cnerf.cards import FFHQ512
 from gan3d_cnerf.generator import CNeRFGenerator
+from gan3d_cnerf.renderer import QUERY_BLOCK
 
 
 def main() -> None:
@@ -41,6 +44,15 @@ def main() -> None:
         G.compute_mean_latents(n=1000)
     z = gan3d.sample_latents(G, list(range(args.batch))).z.to(dev)
     cam = G.default_camera()
+    cfg = G.config
+    print(json.dumps({
+        "model": args.checkpoint or "cnerf ffhq512 architecture (random weights)",
+        "render": f"{cfg.render_resolution}x{cfg.render_resolution}, {cfg.num_samples} samples/ray, "
+                  f"{cfg.num_classes} local generators of width {cfg.width}",
+        "output": cfg.size if not args.low_res_only else cfg.render_resolution, "truncation_psi": 0.7,
+        "query_block": QUERY_BLOCK, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "gan3d": gan3d.__version__,
+    }))
     results = []
     for points in args.points:
         G.points_per_pass = points

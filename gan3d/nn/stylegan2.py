@@ -40,12 +40,17 @@ BLUR_TAPS: tuple[float, ...] = (1, 3, 3, 1)
 
 
 def fused_leaky_relu(x: torch.Tensor, bias: torch.Tensor | None = None, negative_slope: float = 0.2,
-                     scale: float = 2 ** 0.5) -> torch.Tensor:
+                     scale: float = 2 ** 0.5, inplace: bool = False) -> torch.Tensor:
     """``leaky_relu(x + bias, negative_slope) * scale``.
 
     ``x [B,C,...]``; ``bias [C]`` broadcast on dim 1 (``None``: no bias). The ``sqrt(2)`` gain keeps the
-    activation's second moment at that of its input for unit-Gaussian inputs (He init).
+    activation's second moment at that of its input for unit-Gaussian inputs (He init). ``inplace``
+    (inference) overwrites ``x``: the same operations, bit for bit, without the temporaries.
     """
+    if inplace:
+        if bias is not None:
+            x = x.add_(bias.view(1, bias.shape[0], *([1] * (x.ndim - 2))))
+        return F.leaky_relu_(x, negative_slope).mul_(scale)
     if bias is not None:
         x = x + bias.view(1, bias.shape[0], *([1] * (x.ndim - 2)))
     return F.leaky_relu(x, negative_slope=negative_slope) * scale
@@ -66,22 +71,24 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
 
     ``x [B,C,H,W]``, ``kernel [kh,kw]``; ``pad = (before, after)``, negative values crop. Output
     ``[B,C,(H*up + p0 + p1 - kh)//down + 1, (W*up + p0 + p1 - kw)//down + 1]``. Each channel is filtered
-    as its own single-channel image, as the reference does, so the rounding is the reference's.
+    on its own, as the reference does (it reshapes to ``B*C`` single-channel images); a depthwise
+    convolution forms the same sums bit for bit (the parity tests compare with ``torch.equal``) and is
+    several times faster on CPU than thousands of one-channel images.
     """
     B, C, H, W = x.shape
     p0, p1 = pad
-    out = x.reshape(B * C, H, 1, W, 1)
+    out = x
     if up > 1:  # up-1 zeros after every sample, on both axes
-        out = F.pad(out, (0, up - 1, 0, 0, 0, up - 1))
-    out = out.reshape(B * C, 1, H * up, W * up)
+        out = F.pad(x.reshape(B, C, H, 1, W, 1), (0, up - 1, 0, 0, 0, up - 1)).reshape(B, C, H * up, W * up)
     out = F.pad(out, (max(p0, 0), max(p1, 0), max(p0, 0), max(p1, 0)))
     h, w = out.shape[-2:]
     out = out[:, :, max(-p0, 0):h - max(-p1, 0), max(-p0, 0):w - max(-p1, 0)]
     # conv2d correlates; the flipped kernel makes it the convolution the reference computes
-    out = F.conv2d(out, torch.flip(kernel, (0, 1)).to(out.dtype)[None, None])
+    k = torch.flip(kernel, (0, 1)).to(out.dtype)[None, None].expand(C, 1, -1, -1)
+    out = F.conv2d(out, k, groups=C)
     if down > 1:
         out = out[:, :, ::down, ::down]
-    return out.reshape(B, C, out.shape[-2], out.shape[-1])
+    return out
 
 
 class PixelNorm(nn.Module):
@@ -218,10 +225,10 @@ class NoiseInjection(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
 
-    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise: torch.Tensor | None = None, inplace: bool = False) -> torch.Tensor:
         if noise is None:
             noise = x.new_empty(x.shape[0], 1, x.shape[2], x.shape[3]).normal_()
-        return x + self.weight * noise
+        return x.add_(self.weight * noise) if inplace else x + self.weight * noise
 
 
 class StyledConv(nn.Module):
@@ -243,7 +250,12 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_ch)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, style), noise))
+        out = self.conv(x, style)
+        if torch.is_grad_enabled():
+            return self.activate(self.noise(out, noise))
+        # inference: the same operations in place on the fresh convolution output (at 512 px each
+        # temporary is 64 MB, and allocating it costs as much as the arithmetic)
+        return fused_leaky_relu(self.noise(out, noise, inplace=True), self.activate.bias, inplace=True)
 
 
 class ToRGB(nn.Module):

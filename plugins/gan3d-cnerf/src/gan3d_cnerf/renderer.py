@@ -17,7 +17,12 @@ from torch import nn
 import gan3d
 from gan3d.render.volume import alpha_weights, composite, offset_depths, ray_grid, sdf_to_density
 
-from .siren import LocalGenerator, evaluate_stacked
+from .siren import LocalGenerator, PreparedGenerators, evaluate_stacked
+
+# points per step of the inference field on CPU: its [K,B,P,W] intermediates (9 MiB at 9 classes x 128)
+# are reused from block to block instead of being freshly allocated (and page-faulted) at 270 MB a pass.
+# Other devices take the whole chunk at once (small blocks would starve a GPU).
+QUERY_BLOCK = 2048
 
 
 @dataclass
@@ -79,9 +84,11 @@ class CompositionalRenderer(nn.Module):
         ``semantics``: classes whose features enter the fused feature (None = all); colour, SDF and
         masks always use every class, as the official renderer does.
         """
-        sdf = self.init_sdf(points, viewdirs, codes)
         B, P = points.shape[:2]
         per_class = codes.reshape(B, self.num_classes, self.codes_per_class, codes.shape[-1])
+        if not torch.is_grad_enabled() and not (with_regions or with_region_features):
+            return self._query_inference(points, viewdirs, per_class, semantics, with_features)
+        sdf = self.init_sdf(points, viewdirs, codes)
         rgb_k, sdf_k, f_k, m_k = evaluate_stacked(self.network, points, viewdirs, per_class)  # [K,B,P,*]
         weighted = m_k * rgb_k
         feature = None
@@ -94,6 +101,33 @@ class CompositionalRenderer(nn.Module):
         return FieldSamples(weighted.sum(0), sdf + sdf_k.sum(0), feature, m_k[..., 0].permute(1, 2, 0),
                             weighted.permute(1, 2, 0, 3) if with_regions else None,
                             (m_k * f_k).permute(1, 2, 0, 3) if with_region_features else None)
+
+    def _query_inference(self, points: torch.Tensor, viewdirs: torch.Tensor, per_class: torch.Tensor,
+                         semantics: list[int] | None, with_features: bool) -> FieldSamples:
+        """:meth:`query` for inference (no autograd, no per-region outputs): the stacked operands built
+        once per latent (:class:`PreparedGenerators`), the points in blocks of :data:`QUERY_BLOCK`, the
+        fusion written into preallocated outputs. Same values up to float rounding."""
+        B, P = points.shape[:2]
+        K = self.num_classes
+        gens = PreparedGenerators(self.network, per_class)
+        init = PreparedGenerators([self.init_network], per_class[:, :1])  # driven by class 0's codes
+        sel = None if semantics is None else list(semantics)
+        rgb = points.new_empty(B, P, 3)
+        sdf = points.new_empty(B, P, 1)
+        masks = points.new_empty(B, P, K)
+        feature = points.new_zeros(B, P, self.width) if with_features else None
+        step = QUERY_BLOCK if points.device.type == "cpu" else P
+        for s in range(0, P, step):
+            e = min(P, s + step)
+            p, v = points[:, s:e], viewdirs[:, s:e]
+            rgb_k, sdf_k, f_k, m_k = gens(p, v)  # [K,B,p,*]
+            torch.sum(rgb_k.mul_(m_k), 0, out=rgb[:, s:e])
+            torch.add(init.sdf(p, v)[0], sdf_k.sum(0), out=sdf[:, s:e])
+            masks[:, s:e] = m_k[..., 0].permute(1, 2, 0)
+            if with_features and (sel is None or sel):
+                f_k.mul_(m_k)
+                torch.sum(f_k if sel is None else f_k[sel], 0, out=feature[:, s:e])
+        return FieldSamples(rgb, sdf, feature, masks)
 
     def render(self, codes: torch.Tensor, camera: gan3d.Camera, resolution: int, num_samples: int,
                near: float, far: float, semantics: list[int] | None = None, static_viewdirs: bool = True,

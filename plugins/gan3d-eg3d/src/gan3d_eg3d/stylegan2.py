@@ -50,35 +50,46 @@ def bias_act(x: torch.Tensor, b: torch.Tensor | None, act: str = "linear", gain:
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, padding=(0, 0, 0, 0), gain: float = 1.0,
-              down: int = 1) -> torch.Tensor:
+              down: int = 1, bias: torch.Tensor | None = None) -> torch.Tensor:
     """Upsample ``x [B,C,H,W]`` by zero insertion, pad (x0, x1, y0, y1; negative crops), FIR-filter,
-    keep every ``down``-th pixel.
+    keep every ``down``-th pixel; then add ``bias [C]`` when given.
 
     The filter is a true convolution (flipped), scaled by ``gain`` (the 2D filter's gain is ``gain``
     itself, i.e. ``gain ** (ndim/2)`` with ndim 2). Downsampling is the filter's stride: the same
     sums as filtering everything and then dropping pixels.
     """
     B, C, H, W = x.shape
+    k = (f * gain).to(x.dtype).flip([0, 1])
+    k = k[None, None].repeat(C, 1, 1, 1)
+    px0, px1, py0, py1 = padding
+    if up == 1 and px0 == px1 == py0 == py1 >= 0:
+        # the convolution's own zero padding: no padded copy of the (often 128x513x513) input
+        return F.conv2d(x, k, bias, groups=C, stride=down, padding=px0)
     if up > 1:
         x = x.reshape(B, C, H, 1, W, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(B, C, H * up, W * up)
-    px0, px1, py0, py1 = padding
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    k = (f * gain).to(x.dtype).flip([0, 1])
-    k = k[None, None].repeat(C, 1, 1, 1)
-    return F.conv2d(x, k, groups=C, stride=down)
+    return F.conv2d(x, k, bias, groups=C, stride=down)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-    """2x upsampling of the skip image: zero insertion, pad (2,1,2,1), [1,3,3,1] filter, gain 4."""
-    return upfirdn2d(x, f, up=2, padding=(2, 1, 2, 1), gain=4.0)
+    """2x upsampling of the skip image: zero insertion, pad (2,1,2,1), 4x4 filter ``f``, gain 4.
+
+    Computed as a stride-2 transposed convolution with ``4 f`` and padding 1 (per channel), which
+    forms the same sums without materialising the zero-inserted image: output pixel ``o`` gets
+    ``sum_i x[i] f[o + 1 - 2i]`` either way.
+    """
+    C = x.shape[1]
+    k = (f * 4.0).to(x.dtype)[None, None].repeat(C, 1, 1, 1)
+    return F.conv_transpose2d(x, k, stride=2, padding=1, groups=C)
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None = None,
                      up: int = 1, padding: int = 0, resample_filter: torch.Tensor | None = None,
-                     demodulate: bool = True, fused: bool | None = None) -> torch.Tensor:
+                     demodulate: bool = True, fused: bool | None = None, bias: torch.Tensor | None = None,
+                     gain: float = 1.0) -> torch.Tensor:
     """StyleGAN2's modulated convolution of ``x [B,I,H,W]`` with ``weight [O,I,k,k]`` and ``styles [B,I]``.
 
     ``fused=True`` is the official inference path: per-sample weights ``W*s*dcoef`` in one grouped
@@ -89,6 +100,10 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
     ``up=2`` is the up-convolution: stride-2 transposed conv with the stored weight unflipped, then
     the [1,3,3,1] FIR with gain 4 and padding 1 (2H+1 -> 2H pixels). Returns ``[B,O,H*up,W*up]``.
+
+    ``gain`` scales the convolution and ``bias [O]`` is added before the noise: ``gain * conv + bias +
+    noise``. On the fused path both ride along for free (gain in the per-sample weights, bias inside the
+    convolution or the FIR), which saves passes over the output at inference.
     """
     B = x.shape[0]
     O, I, kh, kw = weight.shape
@@ -100,16 +115,23 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if fused:
         if not demodulate:
             w = weight.unsqueeze(0) * styles.reshape(B, 1, I, 1, 1)
+            if gain != 1:
+                w = w * gain
         else:
-            w = w * dcoefs.reshape(B, O, 1, 1, 1)
-        xg = x.reshape(1, B * I, *x.shape[2:])
+            w = w * (dcoefs * gain if gain != 1 else dcoefs).reshape(B, O, 1, 1, 1)
+        # At B=1 no reshape: reshaping rewrites the batch stride, after which torch no longer sees a
+        # channels-last input and falls back to NCHW convolutions (2-3x slower on CPU)
+        xg = x if B == 1 else x.reshape(1, B * I, *x.shape[2:])
         if up == 1:
-            y = F.conv2d(xg, w.reshape(B * O, I, kh, kw), padding=padding, groups=B)
+            y = F.conv2d(xg, w.reshape(B * O, I, kh, kw), None if bias is None else bias.repeat(B),
+                         padding=padding, groups=B)
+            bias = None  # already added by the convolution
         else:
             # transposed conv wants [groups*in, out/groups, k, k]
             wt = w.transpose(1, 2).reshape(B * I, O, kh, kw)
             y = F.conv_transpose2d(xg, wt, stride=up, groups=B)
-        y = y.reshape(B, O, *y.shape[2:])
+        if B > 1:
+            y = y.reshape(B, O, *y.shape[2:])
     else:
         xs = x * styles.reshape(B, I, 1, 1)
         if up == 1:
@@ -117,11 +139,16 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         else:
             y = F.conv_transpose2d(xs, weight.transpose(0, 1), stride=up)
         if demodulate:
-            y = y * dcoefs.reshape(B, O, 1, 1)
+            y = y * (dcoefs * gain if gain != 1 else dcoefs).reshape(B, O, 1, 1)
+        elif gain != 1:
+            y = y * gain
+        if up == 1 and bias is not None:
+            y = y + bias.reshape(1, O, 1, 1)
+            bias = None  # added; an up-convolution adds it in the FIR below
     if up > 1:
-        y = upfirdn2d(y, resample_filter, padding=(1, 1, 1, 1), gain=float(up * up))
+        y = upfirdn2d(y, resample_filter, padding=(1, 1, 1, 1), gain=float(up * up), bias=bias)
     if noise is not None:
-        y = y + noise
+        y = y.add_(noise) if not torch.is_grad_enabled() else y + noise
     return y
 
 
@@ -240,9 +267,17 @@ class SynthesisLayer(nn.Module):
             noise = unit * self.noise_strength
         elif noise_mode == "const":
             noise = self.noise_const * self.noise_strength
-        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
-                             resample_filter=self.resample_filter, demodulate=True, fused=fused)
-        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp)
+        if torch.is_grad_enabled():  # training: the official order of operations
+            x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
+                                 resample_filter=self.resample_filter, demodulate=True, fused=fused)
+            return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp)
+        # Inference: lrelu(y + b) * g == lrelu(g y + g b) for g > 0, so the gain joins the modulated
+        # weights and the bias the convolution: two passes fewer over the output (rounding-level change)
+        g = SQRT2 if self.activation == "lrelu" else 1.0
+        x = modulated_conv2d(x, self.weight, styles, noise=None if noise is None else noise * g, up=self.up,
+                             padding=self.padding, resample_filter=self.resample_filter, demodulate=True,
+                             fused=fused, bias=self.bias * g, gain=g)
+        return bias_act(x, None, act=self.activation, gain=1.0, clamp=self.conv_clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -258,8 +293,11 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        if torch.is_grad_enabled():  # training: the official order of operations
+            x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
+            return bias_act(x, self.bias, clamp=self.conv_clamp)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused, bias=self.bias)
+        return bias_act(x, None, clamp=self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):

@@ -17,6 +17,9 @@ from .stylegan2 import FullyConnectedLayer
 
 # (first, second) coordinate of each plane's 2D sample point; grid_sample reads (width, height).
 PLANE_COORDS = ((0, 1), (0, 2), (2, 0))
+# points per step of the inference field (decode_points) on CPU: [64,8192] float intermediates are 2 MiB;
+# other devices take all points at once (small blocks would starve a GPU)
+FIELD_BLOCK = 8192
 
 
 def plane_grid(points: torch.Tensor, box_warp: float) -> torch.Tensor:
@@ -40,16 +43,6 @@ def sample_triplanes(planes: torch.Tensor, points: torch.Tensor, box_warp: float
     return out.reshape(B, P, C, -1).permute(0, 1, 3, 2)
 
 
-def fast_softplus(x: torch.Tensor, threshold: float = 20.0) -> torch.Tensor:
-    """``softplus(x)`` (beta 1) as ``max(x, log(exp(min(x, t)) + 1))``, overwriting a scratch copy.
-
-    torch's CPU softplus is not vectorised (it is most of the decoder's time); exp and log are. Agrees
-    with ``F.softplus`` to about 1e-6 absolute (above the threshold both return x).
-    """
-    y = x.clamp(max=threshold).exp_().add_(1).log_()
-    return torch.maximum(y, x, out=y)
-
-
 class OSGDecoder(nn.Module):
     """Mean of the three plane features -> FC(32,64) -> softplus -> FC(64, 1+32).
 
@@ -70,16 +63,49 @@ class OSGDecoder(nn.Module):
         """Field at ``points [B,M,3]`` -> ``(rgb [B,M,32], sigma [B,M,1])``, channel-first internally.
 
         Same maths as ``forward(sample_triplanes(...))`` (up to float rounding) but without moving the
-        features to channels-last: the planes are averaged on grid_sample's ``[B,3,C,M]`` output and the
-        MLP runs as ``W @ x`` on ``[B,C,M]``. The results are transposed views (no copy).
+        features to channels-last: the MLP runs as ``W @ x`` on ``[B,C,M]`` and the results are
+        transposed views (no copy). Without autograd the plane mean is folded into the first layer, the
+        activations work in place and, on CPU, the points go through in blocks of :data:`FIELD_BLOCK`
+        whose intermediates stay in cache and are reused rather than freshly allocated (page faults on
+        100 MB temporaries cost as much as the arithmetic).
         """
+        if torch.is_grad_enabled():
+            return self._decode_points_autograd(planes, points, box_warp)
+        B, P, C, H, W = planes.shape
+        M = points.shape[1]
+        flat = planes.reshape(B * P, C, H, W)
+        fc0, fc1 = self.net[0], self.net[2]
+        # mean over the planes then fc0 == fc0/P applied to the P features stacked as grid_sample
+        # returns them ([B*P,C,1,m] is [B,P*C,m] in memory): one product with K = P*C, no mean pass
+        w0 = (fc0.weight * (fc0.weight_gain / P)).repeat(1, P)  # [64,P*C]
+        b0 = (fc0.bias * fc0.bias_gain)[:, None]
+        w1 = fc1.weight * fc1.weight_gain  # [33,64]
+        b1 = (fc1.bias * fc1.bias_gain)[:, None]
+        step = FIELD_BLOCK if points.device.type == "cpu" else M
+        out = points.new_empty(B, w1.shape[0], M) if step < M else None
+        for s in range(0, M, step):
+            grid = plane_grid(points[:, s:s + step], box_warp).to(planes.dtype)
+            g = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # [B*P,C,1,m]
+            # bmm + add_ rather than baddbmm, whose broadcast copy of the bias is several times slower
+            h = torch.matmul(w0, g.reshape(B, P * C, -1)).add_(b0)  # [B,64,m]
+            F.softplus(h, out=h)
+            o = torch.matmul(w1, h).add_(b1)  # [B,33,m]
+            o[:, 1:].sigmoid_().mul_(1 + 2 * 0.001).sub_(0.001)
+            if out is None:
+                out = o
+            else:
+                out[:, :, s:s + step] = o
+        return out[:, 1:].transpose(1, 2), out[:, 0:1].transpose(1, 2)
+
+    def _decode_points_autograd(self, planes: torch.Tensor, points: torch.Tensor, box_warp: float):
+        """:meth:`decode_points` for training: out-of-place, one pass over all points."""
         B, P, C, H, W = planes.shape
         g = F.grid_sample(planes.reshape(B * P, C, H, W), plane_grid(points, box_warp).to(planes.dtype),
                           mode="bilinear", padding_mode="zeros", align_corners=False)  # [B*3,C,1,M]
         x = g.reshape(B, P, C, -1).mean(1)  # [B,C,M]
         fc0, fc1 = self.net[0], self.net[2]
         h = torch.matmul(fc0.weight * fc0.weight_gain, x).add_((fc0.bias * fc0.bias_gain)[:, None])
-        h = fast_softplus(h) if not torch.is_grad_enabled() else self.net[1](h)
+        h = self.net[1](h)
         out = torch.matmul(fc1.weight * fc1.weight_gain, h).add_((fc1.bias * fc1.bias_gain)[:, None])  # [B,33,M]
         rgb = torch.sigmoid(out[:, 1:]) * (1 + 2 * 0.001) - 0.001
         return rgb.transpose(1, 2), out[:, 0:1].transpose(1, 2)
