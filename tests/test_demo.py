@@ -44,12 +44,23 @@ def test_demo_lists_missing_official_weights_instead_of_rendering_noise(tmp_path
 
     if not importlib.util.find_spec("gan3d_eg3d"):
         pytest.skip("the EG3D plugin is not installed")
+    from gan3d.zoo import shipped_models
+
     plan = plan_models()
     assert "toy/sphere" not in plan.names
-    # nothing cached, nothing shipped: the method's flagship (the catalogue's first variant) is listed, not shown
+    # nothing cached: the method's flagship (the catalogue's first variant) is listed, not shown
     assert "eg3d/ffhq512-128" in plan.missing and "eg3d/ffhq512-128" not in plan.names
     assert "gan3d weights add FILE --model eg3d/ffhq512-128" in plan.missing["eg3d/ffhq512-128"]
-    assert "eg3d/ffhq512-128" in plan_models(random_weights=True).random
+    # with --random-weights a flagship runs untrained only where its method ships no trained model
+    shipped = shipped_models()
+    assert set(shipped) <= set(plan.names)
+    noisy = plan_models(random_weights=True)
+    for flagship in ("eg3d/ffhq512-128", "liftedgan/ffhq256", "cnerf/ffhq512"):
+        method = flagship.split("/")[0]
+        if not importlib.util.find_spec(f"gan3d_{method}"):
+            continue
+        trained = any(n.startswith(method + "/") for n in shipped)
+        assert (flagship in noisy.missing) == trained and (flagship in noisy.random) == (not trained)
     code = main(["demo", "--models", "eg3d/shapenetcars128-64", "--seeds", "0", "--yaw", "0", "--num", "2",
                  "--metrics", "pose", "--out", str(tmp_path)])
     out = capsys.readouterr().out
@@ -90,7 +101,7 @@ def test_demo_shows_shipped_models_first(tmp_path):
         gan3d.registry.unregister("demo-shipped")
         sys.path.remove(str(tmp_path))
         sys.modules.pop("demo_zoo_pkg", None)
-    assert plan.names[0] == "toy/shipped"
+    assert plan.names.index("toy/shipped") < plan.names.index("toy/sphere")  # shipped models first
     assert "toy/sphere" in plan.names  # the toy needs no weights: shown beside it
     assert "toy/shipped-broken" not in plan.names and "reinstall" in plan.missing["toy/shipped-broken"]
 
