@@ -63,6 +63,20 @@ def _plain(obj):
     return obj
 
 
+def to_plane_layout(img: torch.Tensor) -> torch.Tensor:
+    """Backbone output ``[B,3*C,H,W]`` -> ``[B*3,C,H,W]`` channels-last planes in one copy.
+
+    A channels-last ``img`` (the NHWC convolution path) is memory ``[B,H,W,3*C]``; reshaping it to
+    ``[B*3,C,H,W]`` first would transpose everything to NCHW and then back. Viewing it as
+    ``[B,H,W,3,C]`` and moving the plane axis forward instead copies whole ``C``-float rows once.
+    """
+    B, PC, H, W = img.shape
+    if not img.is_contiguous(memory_format=torch.channels_last) or img.is_contiguous():
+        return img.reshape(B * 3, PC // 3, H, W).contiguous(memory_format=torch.channels_last)
+    nhwc = img.permute(0, 2, 3, 1).reshape(B, H, W, 3, PC // 3).permute(0, 3, 1, 2, 4).contiguous()
+    return nhwc.reshape(B * 3, H, W, PC // 3).permute(0, 3, 1, 2)
+
+
 class EG3DGenerator(gan3d.Generator):
     """EG3D tri-plane generator (Chan et al., CVPR 2022).
 
@@ -211,8 +225,7 @@ class EG3DGenerator(gan3d.Generator):
                                       channels_last=self.channels_last, noises=noises)  # [B,96,256,256]
         B, _, H, W = img.shape
         # channels-last planes make grid_sample's bilinear gathers contiguous (~1.7x faster on CPU)
-        planes = img.reshape(B * 3, TRIPLANE_CH, H, W).contiguous(memory_format=torch.channels_last)
-        planes = planes.reshape(B, 3, TRIPLANE_CH, H, W)
+        planes = to_plane_layout(img).reshape(B, 3, TRIPLANE_CH, H, W)
         self._plane_cache = (key, ws.detach().clone(), planes) if key is not None else None
         return planes
 

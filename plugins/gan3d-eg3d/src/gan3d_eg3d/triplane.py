@@ -26,8 +26,12 @@ def plane_grid(points: torch.Tensor, box_warp: float) -> torch.Tensor:
     """World points ``[B,M,3]`` -> grid_sample coordinates ``[B*3,1,M,2]`` in ``[-1,1]`` inside the box."""
     B, M, _ = points.shape
     p = points * (2.0 / box_warp)
-    idx = torch.tensor(PLANE_COORDS, device=points.device).reshape(-1)  # [6]
-    g = p[..., idx].reshape(B, M, 3, 2).permute(0, 2, 1, 3)  # [B,3,M,2]
+    # six strided copies straight into the [B,3,M,2] layout: advanced indexing plus the transposing
+    # reshape it needs cost several times more (this runs once per field block)
+    g = p.new_empty(B, 3, M, 2)
+    for k, (first, second) in enumerate(PLANE_COORDS):
+        g[:, k, :, 0] = p[..., first]
+        g[:, k, :, 1] = p[..., second]
     return g.reshape(B * 3, 1, M, 2)
 
 
