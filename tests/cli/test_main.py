@@ -70,7 +70,9 @@ def test_models_info_and_weights_commands(tmp_path, capsys):
     code, out, _ = run(capsys, "info", "toy/sphere", "--json")
     assert json.loads(out)["latent"]["parts"] == {"z": 8}
     code, out, _ = run(capsys, "weights", "list")
-    assert code == 0 and "nothing cached" in out
+    # an empty cache: only the weights that plugins ship as package data (read in place) are listed
+    listed = [ln for ln in out.splitlines()[1:] if ln.strip()]
+    assert code == 0 and ("nothing cached" in out or all("/zoo/" in ln and "verified" in ln for ln in listed))
     code, out, _ = run(capsys, "weights", "path", "toy/sphere")
     assert "needs no weights" in out
     assert run(capsys, "weights", "verify")[0] == 0
