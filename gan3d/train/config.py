@@ -81,6 +81,13 @@ class ResolvedConfig(BaseModel):
     options: dict[str, Any]
 
 
+def merged_options(preset: dict, data: dict) -> dict:
+    """A preset's method options (its ``batch``/``kimg`` are config fields) with the config's own on top."""
+    merged = {k: v for k, v in preset.items() if k not in PRESET_CONFIG_KEYS}
+    merged.update(data.get("options") or {})
+    return merged
+
+
 def config_run_name(data: dict) -> str:
     """What a config's run folder is called after its number (``NNNNN-<this>``): ``name``, else
     ``method-preset`` (``method-custom`` without a preset)."""
@@ -105,8 +112,7 @@ def run_references(data: dict) -> dict[str, str]:
             preset = dict(trainer_entry(data["method"]).presets.get(data["preset"], {}))
         except Gan3dError:
             pass
-    merged = {k: v for k, v in preset.items() if k not in PRESET_CONFIG_KEYS}
-    merged.update(data.get("options") or {})
+    merged = merged_options(preset, data)
     return {k: name for k, v in merged.items() if (name := run_reference(v)) is not None}
 
 
@@ -217,8 +223,7 @@ def resolve_config(data: dict, source: str = "training config", check_output: bo
         problems.append(("kimg", "missing: give kimg (the training length) or a preset that sets it"))
     options: dict = {}
     if entry is not None and "options" not in bad and "preset" not in bad:
-        merged = {k: v for k, v in preset.items() if k not in PRESET_CONFIG_KEYS}
-        merged.update(data.get("options") or {})
+        merged = merged_options(preset, data)
         if "out" not in bad:
             found, deferred = _resolve_runs(merged, Path(data.get("out", "training-runs")).expanduser(), defer_runs)
             problems += found
