@@ -4,7 +4,9 @@ Weights come through gan3d's backbone cache (:func:`gan3d.eval.weights.resolve_b
 torchvision's ImageNet VGG16 (``vgg16-397923af.pth``), the authors' LResNet-18 (``lresnet_casia.pth.tar``,
 only on Google Drive, so it is never downloaded: put it in the cache by hand) or FaceNet (VGGFace2,
 facenet-pytorch) where the LResNet cannot be had. ``pretrained=False`` builds randomly initialised
-networks (offline tests); the trainer says so wherever it reports.
+networks from a fixed seed (:data:`RANDOM_SEED`), so a resumed run and every ablation see the same frozen
+features: offline tests, and the synthetic-world recipes where no pretrained file can be downloaded. The
+trainer says so wherever it reports.
 """
 
 from __future__ import annotations
@@ -24,15 +26,26 @@ from .losses import PerceptualLoss
 LRESNET_CASIA = BackboneFile(
     name="lresnet-casia", filename="lresnet_casia.pth.tar",
     url="https://drive.google.com/file/d/1qVoWu_fps17iTzYptwuN3ptgYeCpIl2e/view (pretrained/ in the zip)")
+RANDOM_SEED = 0
+RANDOM_NOTE = f"random (seed {RANDOM_SEED}, not pretrained)"
+
+
+def _seeded(build):
+    """``build()`` with torch's CPU generator seeded at :data:`RANDOM_SEED`, leaving the caller's RNG untouched
+    (the frozen random features must not depend on how much randomness the run drew before)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_SEED)
+        return build()
 
 
 def vgg16_features(pretrained: bool = True, weights: str | None = None) -> tuple[nn.Sequential, str]:
     """VGG16's ``features[:23]`` and a note on the weights (their sha256, or "random")."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    feats = make_layers(cfgs["D"])[:23]  # VGG16's convolutional part only (the classifier is never used)
+    # VGG16's convolutional part only (the classifier is never used)
+    feats = _seeded(lambda: make_layers(cfgs["D"])[:23])
     if not pretrained:
-        return feats, "random (offline test)"
+        return feats, RANDOM_NOTE
     path, digest = resolve_backbone(TORCHVISION_VGG16, weights)
     state = load_state_dict(path)
     sd = {k.removeprefix("features."): v for k, v in state.items()
@@ -122,8 +135,8 @@ class FaceNetEmbedding(nn.Module):
 def face_embedding(kind: str, pretrained: bool = True, weights: str | None = None) -> tuple[nn.Module, str]:
     """The frozen identity network ``kind`` ('lresnet_casia' or 'facenet') in eval mode and a note on its weights."""
     if kind == "lresnet_casia":
-        net = LResNet18()
-        note = "random (offline test)"
+        net = _seeded(LResNet18)
+        note = RANDOM_NOTE
         if pretrained:
             path, digest = resolve_backbone(LRESNET_CASIA, weights, allow_download=False)
             obj = load_state_dict(path)
@@ -136,8 +149,8 @@ def face_embedding(kind: str, pretrained: bool = True, weights: str | None = Non
     elif kind == "facenet":
         from facenet_pytorch import InceptionResnetV1
 
-        inner = InceptionResnetV1(pretrained=None, classify=False)
-        note = "random (offline test)"
+        inner = _seeded(lambda: InceptionResnetV1(pretrained=None, classify=False))
+        note = RANDOM_NOTE
         if pretrained:
             path, digest = resolve_backbone(FACENET_VGGFACE2, weights)
             state = {k: v for k, v in load_state_dict(path).items() if not k.startswith("logits.")}

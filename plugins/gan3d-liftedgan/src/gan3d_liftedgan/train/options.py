@@ -57,7 +57,8 @@ class LiftedGANTrainOptions(LiftedGANArchitecture):
     identity_weights: str | None = Field(None, description="the identity network's file (default: the cache)")
     vgg_weights: str | None = Field(None, description="torchvision's vgg16-397923af.pth (default: the cache)")
     backbones: Literal["pretrained", "random"] = Field(
-        "pretrained", description="'random' initialises VGG16 and the face net randomly (offline tests only)")
+        "pretrained", description="'random': VGG16 and the face net from a fixed seed, not pretrained (offline tests, "
+                                  "and the synthetic-world recipes, where the pretrained files cannot be had)")
     # perturbation sampling
     yaw_range: float = Field(45.0, gt=0, description="perturbed yaw U(-r, r) degrees")
     pitch_range: float = Field(15.0, ge=0, description="perturbed pitch U(-r, r) degrees")

@@ -293,5 +293,6 @@ class LiftedGANTrainer(Trainer):
         sd["w_mu"] = self.w_mu
         G.load_state_dict({k: v.detach().clone() for k, v in sd.items()}, strict=True)
         if self.backbone_notes and self.options.backbones == "random":
-            G.weights_note = "trained with random-initialised loss backbones (test run)"
+            G.weights_note = ("trained with randomly initialised (seed 0), not pretrained, loss backbones: "
+                              + "; ".join(f"{k}: {v}" for k, v in self.backbone_notes.items()))
         return G.to(self.device).eval().requires_grad_(False)
