@@ -10,6 +10,7 @@ leaves a file that looks complete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -176,6 +177,19 @@ def resolve_file(card: ModelCard, wf: WeightFile, allow_download: bool = True) -
             except (urllib.error.URLError, OSError, TimeoutError) as e:
                 errors.append(f"{url}: {getattr(e, 'reason', e)}")
     raise WeightsNotFoundError(_missing_message(card, wf, searched, errors))
+
+
+def weights_sha256(card: ModelCard) -> str:
+    """One sha256 naming a registered model's weights: its file's (the card's pin, which every load checks,
+    else the local file's), or for a model of several files the sha256 of their ``"<filename> <sha256>\n"``
+    lines in the card's order. Nothing is downloaded: an unpinned file that is not here is an error."""
+    if not card.weights:
+        raise InputError(f"{card.name} has no weight files, so nothing identifies its weights")
+    digests = [(wf.filename, wf.sha256 or file_sha256(resolve_file(card, wf, allow_download=False)))
+               for wf in card.weights]
+    if len(digests) == 1:
+        return digests[0][1]
+    return hashlib.sha256("".join(f"{n} {d}\n" for n, d in digests).encode()).hexdigest()
 
 
 def resolve(card: ModelCard, override: str | os.PathLike | None = None, allow_download: bool = True) -> dict[str, Path]:

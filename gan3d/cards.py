@@ -6,7 +6,7 @@ import math
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .camera import Camera, focal_to_fov
 
@@ -112,11 +112,27 @@ class FidRecord(_Frozen):
 
 
 class RunInput(_Frozen):
-    """A method option that named another training run's snapshot (a teacher, a stage-1 model)."""
+    """A method option that named another model: a training run's snapshot (``run:NAME`` resolved to it),
+    or a registered model by name (a teacher a plugin ships, e.g. ``stylegan2/synth64``). For the latter,
+    ``run``/``kimg`` are that model's own training record when its card has one (so the input is found
+    from either side: the teacher's card names the same run)."""
 
     option: str = Field(description="the option, e.g. 'teacher'")
-    run: str = Field(description="that run folder's name (its shipped model's `training.run`)")
-    kimg: float = Field(description="the snapshot used")
+    run: str | None = Field(None, description="that run folder's name (its shipped model's `training.run`)")
+    kimg: float | None = Field(None, description="the snapshot used")
+    model: str | None = Field(None, description="the registered model name the option gave, if it gave one")
+    sha256: str | None = Field(None, description="of that model's weights (its one file's; several files: of "
+                                                 "their '<filename> <sha256>' lines, see gan3d.cache.weights_sha256)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "RunInput":
+        if (self.run is None) != (self.kimg is None):
+            raise ValueError("run and kimg go together (a run's snapshot is its folder name and kimg)")
+        if self.model is None and self.run is None:
+            raise ValueError("an input names a run snapshot (run, kimg) or a registered model (model, sha256)")
+        if (self.model is None) != (self.sha256 is None):
+            raise ValueError("a registered model input records the model name and its weights' sha256 together")
+        return self
 
 
 class TrainingRecord(_Frozen):
@@ -136,7 +152,8 @@ class TrainingRecord(_Frozen):
     curve: tuple[tuple[float, float], ...] = Field(
         (), description="(kimg, FID) the run measured at its snapshots up to and including the shipped one, "
                         "with the settings of `fid` (the run's own protocol, not an evaluation's)")
-    inputs: tuple[RunInput, ...] = Field((), description="other runs' snapshots the recipe's options named")
+    inputs: tuple[RunInput, ...] = Field((), description="other runs' snapshots and registered models the "
+                                                         "recipe's options named")
 
 
 class ReferenceRender(_Frozen):

@@ -58,13 +58,23 @@ def save_png(array: np.ndarray, path: str | os.PathLike) -> Path:
     return path
 
 
+# The colours of the nine mask classes, in the data contract's (CNeRF's) order, gan3d.data.masks.CNERF_CLASSES:
+# background, face, eyes, mouth, brows, nose, ears, hair, neck+cloth. Background is black so the face stands
+# out. gan3d's one palette: training grids, `gan3d generate`, the viewer and the CNeRF plugin's figures.
+MASK_COLOURS = np.asarray([
+    [0, 0, 0], [230, 190, 150], [40, 90, 220], [200, 30, 60], [120, 70, 20],
+    [250, 140, 0], [150, 60, 200], [60, 40, 30], [30, 160, 120],
+], dtype=np.uint8)
+
+
 def label_palette(k: int) -> np.ndarray:
-    """``[k,3]`` uint8 colours, well apart in hue (class 0 = black background)."""
+    """``[k,3]`` uint8 colours of class ids ``0..k-1``: :data:`MASK_COLOURS` (so a mask class has one colour
+    everywhere), then colours well apart in hue for models with more classes."""
     import colorsys
 
-    cols = [(0, 0, 0)] + [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.61803) % 1.0, 0.75, 0.95))
-                          for i in range(1, k)]
-    return np.asarray(cols[:k], dtype=np.uint8)
+    extra = [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.61803) % 1.0, 0.75, 0.95))
+             for i in range(len(MASK_COLOURS), k)]
+    return np.concatenate([MASK_COLOURS[:k], np.asarray(extra, dtype=np.uint8).reshape(-1, 3)])
 
 
 def colorize_labels(semantic: torch.Tensor, size: tuple[int, int] | None = None) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Packing a trained snapshot for shipping inside a plugin (``gan3d weights pack``).
 
 The packed folder is gan3d's safe form (:mod:`gan3d.pretrained`) plus ``reference.png``; its card says
-where the model came from (the recipe, data, kimg, training time and machine, the FID the run measured
-at that snapshot and its FID-by-kimg curve up to it, the other runs its options named, e.g. a teacher:
-:class:`gan3d.cards.TrainingRecord`), whether it is 3D-aware, and how it is stored
-(:class:`gan3d.cards.PackedRecord`). Weights go in float16 when that is lossless enough: the fixed
-reference views are rendered deterministically from the float32 snapshot and from the packed float16
-weights, and float16 is kept only when their PSNR and largest difference are within the thresholds;
-otherwise the model is packed in float32 and the card says why. A packed folder larger than the limit
-(~8 MB: a plugin's wheel must stay small) is an error, and nothing is written.
+where the model came from (the recipe, data, kimg, training time and machine, the FID the run measured at
+that snapshot and its FID-by-kimg curve up to it, the other runs and registered models (with their
+weights' sha256) its options named, e.g. a teacher: :class:`gan3d.cards.TrainingRecord`), whether it is
+3D-aware, and how it is stored (:class:`gan3d.cards.PackedRecord`). Weights go in float16 when that is
+lossless enough: the fixed reference views are rendered deterministically from the float32 snapshot and
+from the packed float16 weights, and float16 is kept only when their PSNR and largest difference are
+within the thresholds; otherwise the model is packed in float32 and the card says why. A packed folder
+larger than the limit (~8 MB: a plugin's wheel must stay small) is an error, and nothing is written.
 """
 
 from __future__ import annotations
@@ -132,14 +132,25 @@ def training_record(run: Path, kimg: float, recipe: Path, machine: str | None) -
 
 
 def run_inputs(options: dict) -> tuple[RunInput, ...]:
-    """The method options whose value is a snapshot of another training run (what ``run:NAME`` became)."""
+    """The method options whose value is a snapshot of another training run (what ``run:NAME`` became) or
+    the name of a registered model (a shipped teacher such as ``stylegan2/synth64``; a path that exists
+    wins, as the trainers resolve it): the latter with its weights' sha256 and its own training run."""
+    from .cache import weights_sha256
+    from .registry import list_models, model_card
+
     found = []
+    registered = set(list_models())
     for key, value in sorted(options.items()):
         if not isinstance(value, str):
             continue
         try:
             other, kimg, _ = run_of(Path(value))
         except InputError:
+            if value in registered and not Path(value).expanduser().exists():
+                card = model_card(value)
+                t = card.training
+                found.append(RunInput(option=key, model=value, sha256=weights_sha256(card),
+                                      run=t.run if t else None, kimg=t.kimg if t else None))
             continue
         found.append(RunInput(option=key, run=other.name, kimg=kimg))
     return tuple(found)

@@ -82,3 +82,18 @@ def test_every_test_runs_offline_in_its_own_cache(tmp_path_factory):
 
     assert os.environ["GAN3D_OFFLINE"] == "1" and "GAN3D_PATH" not in os.environ
     assert str(cache.home()).startswith(str(tmp_path_factory.getbasetemp()))
+
+
+def test_weights_sha256_names_a_models_weights_without_downloading(tmp_path):
+    assert cache.weights_sha256(_card()) == SHA  # the card's pin, no file needed
+    unpinned = _card(sha=None)
+    with pytest.raises(WeightsNotFoundError):  # neither pinned nor here: nothing is fetched
+        cache.weights_sha256(unpinned)
+    src = tmp_path / "w.pkl"
+    src.write_bytes(PAYLOAD + b"!")
+    cache.add(src, unpinned)
+    assert cache.weights_sha256(unpinned) == hashlib.sha256(PAYLOAD + b"!").hexdigest()
+    two = _card().model_copy(update={"weights": (
+        gan3d.WeightFile(filename="a.pt", sha256="1" * 64), gan3d.WeightFile(filename="b.pt", sha256="2" * 64))})
+    lines = f"a.pt {'1' * 64}\nb.pt {'2' * 64}\n"
+    assert cache.weights_sha256(two) == hashlib.sha256(lines.encode()).hexdigest()

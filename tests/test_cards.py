@@ -29,3 +29,15 @@ def test_card_camera_orbit_and_pose_range():
     cam = card.camera.orbit(0.3, 0.0)
     assert len(cam) == 1 and abs(float(cam.origin.norm()) - 2.7) < 1e-5
     assert card.pose_range.contains(0.3, 0.0) and not card.pose_range.contains(3.0, 0.0)
+
+
+def test_run_input_is_a_run_snapshot_or_a_registered_model():
+    from gan3d.cards import RunInput
+
+    assert RunInput(option="teacher", run="00001-t", kimg=40.0).model is None
+    named = RunInput(option="teacher", model="stylegan2/synth64", sha256="ab" * 32, run="00001-t", kimg=40.0)
+    assert RunInput.model_validate(named.model_dump(mode="json")) == named
+    assert RunInput(option="teacher", model="x/y", sha256="ab" * 32).run is None  # a model without a training record
+    for bad in ({"run": "00001-t"}, {"model": "x/y"}, {}, {"sha256": "ab" * 32, "run": "r", "kimg": 1.0}):
+        with pytest.raises(ValidationError):
+            RunInput(option="teacher", **bad)

@@ -95,6 +95,11 @@ def test_mesh_and_colour_coded_mask(small_generator, official_io, fixture_camera
     assert float(((normals * to_cam).sum(-1) > 0).float().mean()) > 0.9
     coloured = colorize(out.semantic)
     assert coloured.shape == (1, 3, 12, 12) and coloured.min() >= -1 and coloured.max() <= 1
+    # the plugin's figures use the core's mask colours (one palette for grids, the viewer and CNeRF's commands)
+    from gan3d.images import colorize_labels
+
+    core = torch.from_numpy(colorize_labels(out.semantic)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    assert torch.equal(coloured, core)
 
 
 def test_generate_regions_edit_and_sweep_commands(capsys, fixture_model_dir, tmp_path):

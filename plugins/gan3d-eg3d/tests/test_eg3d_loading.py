@@ -103,6 +103,23 @@ def test_truncated_pickle_is_a_clear_error(snapshot, tmp_path):
         gan3d.load(cut)
 
 
+def test_out_of_range_pickle_values_name_the_file_and_every_entry(tiny, tmp_path):
+    path = tmp_path / "edited-run.pkl"
+    rk = dict(tiny.rendering_kwargs, avg_camera_pivot=[0.0, 0.2], avg_camera_radius="far")
+    write_snapshot(tiny, path, g_ema_extra={"rendering_kwargs": rk})
+    with pytest.raises(CheckpointError) as info:
+        gan3d.load(path)
+    msg = str(info.value)
+    assert str(path) in msg and "2 value(s)" in msg
+    assert "rendering_kwargs['avg_camera_pivot'] = [0.0, 0.2]: too few items" in msg
+    assert "rendering_kwargs['avg_camera_radius'] = 'far'" in msg and "export the snapshot again" in msg
+    assert "errors.pydantic.dev" not in msg
+    from gan3d_eg3d.cards import card_for_checkpoint
+
+    with pytest.raises(CheckpointError, match=r"init_kwargs\['z_dim'\].*positive size"):
+        card_for_checkpoint("x", dict(TINY_INIT_KWARGS, z_dim=0), {}, "pickle 'x.pkl'")
+
+
 def test_checkpoint_of_another_method(tmp_path):
     # a StyleGAN2-style persistence pickle: G_ema is training.networks_stylegan2.Generator
     path = tmp_path / "stylegan2.pkl"

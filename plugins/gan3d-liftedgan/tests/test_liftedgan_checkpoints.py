@@ -72,6 +72,41 @@ def test_config_py_with_code_blocks_loading(tmp_path, weights):
         gan3d.load(run)
 
 
+def test_out_of_range_config_values_name_the_file_and_every_entry(tmp_path, weights):
+    text = (OFFICIAL_CONFIG.replace("truncation = 0.7", "truncation = 1.5")
+            .replace("'sigma': 4", "'sigma': 0").replace("'fov': 10,", "'fov': 'wide',"))
+    run = write_official_folder(tmp_path, weights, text)
+    with pytest.raises(CheckpointError) as info:
+        gan3d.load(run)
+    msg = str(info.value)
+    assert str(run / "config.py") in msg and "3 value(s)" in msg
+    assert "truncation = 1.5: Input should be less than or equal to 1" in msg
+    assert "blur_params['sigma'] = 0: Input should be greater than 0" in msg
+    assert "renderer_params['fov'] = 'wide'" in msg and "Correct these entries of" in msg
+    assert "validation error" not in msg and "errors.pydantic.dev" not in msg  # not pydantic's own text
+    # a size the networks cannot produce (a check of the config class itself) gets the same treatment
+    odd = OFFICIAL_CONFIG.replace("image_size = 256", "image_size = 100")
+    run = write_official_folder(tmp_path / "b", weights, odd)
+    with pytest.raises(CheckpointError, match=r"config.py: .*got image_size 100\nCorrect these entries"):
+        gan3d.load(run)
+
+
+def test_safe_form_with_bad_config_values(tmp_path, safe_folder):
+    import json
+    import shutil
+
+    folder = Path(shutil.copytree(safe_folder, tmp_path / "edited"))
+    meta = json.loads((folder / "config.json").read_text())
+    meta["config"].update(truncation=0.0, depth_nf=2, colour="red")
+    (folder / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError) as info:
+        gan3d.load(folder)
+    msg = str(info.value)
+    assert str(folder / "config.json") in msg and "3 value(s)" in msg
+    assert "truncation = 0.0: Input should be greater than 0" in msg and "depth_nf = 2" in msg
+    assert "colour = 'red': Extra inputs are not permitted" in msg and "Generator.save_pretrained" in msg
+
+
 def test_mismatched_widths(tmp_path, weights):
     g = dict(weights["g_ema"])
     for k in [k for k in g if k.startswith("convs.10.") or k.startswith("convs.11.") or k.startswith("to_rgbs.5.")]:

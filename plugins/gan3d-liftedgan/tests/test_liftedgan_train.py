@@ -78,6 +78,31 @@ def test_masked_perceptual_matches_formula():
     assert got == pytest.approx(np.mean(terms), rel=1e-4)
 
 
+def test_random_backbones_are_the_same_whatever_the_callers_rng_and_leave_it_alone():
+    """`backbones = "random"` (the synth recipes) builds VGG16 and the face nets from RANDOM_SEED: two builds
+    after different draws give the same features, and the caller's RNG stream goes on as if untouched."""
+    from gan3d_liftedgan.train.backbones import RANDOM_NOTE, RANDOM_SEED, face_embedding
+
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(5)) * 2 - 1
+    outputs = []
+    for caller_seed in (1, 12345):
+        torch.manual_seed(caller_seed)
+        torch.rand(caller_seed % 97)  # a different amount drawn before, as a run would
+        before = torch.get_rng_state()
+        vgg, vgg_note = vgg16_features(pretrained=False)
+        faces = {kind: face_embedding(kind, pretrained=False) for kind in ("lresnet_casia", "facenet")}
+        assert torch.equal(torch.get_rng_state(), before)  # the caller's stream is unchanged
+        assert vgg_note == RANDOM_NOTE and all(note == RANDOM_NOTE for _, note in faces.values())
+        with torch.no_grad():
+            outputs.append({"vgg16": vgg(x), **{k: net(x) for k, (net, _) in faces.items()}})
+    assert f"seed {RANDOM_SEED}" in RANDOM_NOTE
+    for name in ("vgg16", "lresnet_casia", "facenet"):
+        a, b = outputs[0][name], outputs[1][name]
+        assert a.abs().sum() > 0 and torch.isfinite(a).all(), name
+        assert torch.equal(a, b), name
+    assert outputs[0]["lresnet_casia"].shape == outputs[0]["facenet"].shape == (2, 512)
+
+
 def test_nuclear_norm_albedo_loss():
     torch.manual_seed(2)
     albedo = torch.randn(3, 3, 8, 8)
@@ -164,6 +189,9 @@ def test_ablations_zero_their_weight_and_are_on_the_card(teacher_dir):
     tr = LiftedGANTrainer(o, info())
     G = tr.export(tr.networks["G"])
     assert "Ablations: wo_flip, wo_rega" in G.card.description and "lam_flip=0" in G.card.description
+    # random loss backbones (the synth recipes'): the card and the generator's weights note name the seed
+    assert "loss backbones: random (seed 0, not pretrained)" in G.card.description
+    assert "random (seed 0, not pretrained)" in G.weights_note
     o2 = LiftedGANTrainOptions(teacher=str(teacher_dir / "generator"), wo_perturb=True, wo_idt=True, **SMALL)
     tr2 = LiftedGANTrainer(o2, info())
     assert tr2.face is None

@@ -4,6 +4,7 @@ name it as its teacher by model name."""
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -94,6 +95,37 @@ def test_a_liftedgan_config_names_the_shipped_teacher_by_model_name(packed, regi
     assert tr.teacher_card.name == NAME and NAME in tr.export(tr.networks["G"]).card.description
     wrong = check_data(o, DataInfo(resolution=32, num_images=4, has_labels=False))
     assert "generates 16 px but the data is 32 px" in wrong[0]
+
+
+def test_a_student_of_the_shipped_teacher_packs_a_card_naming_it_with_its_sha256(packed, registered, tmp_path,
+                                                                                 monkeypatch):
+    """`teacher = "stylegan2/synth64"` is no run snapshot: the packed student's card still records it, by
+    model name and the sha256 of the weights it loaded (and the teacher's own run, as for `run:NAME`)."""
+    from gan3d.cards import RunInput
+    from gan3d.io import sha256_file
+    from gan3d.pack import pack
+    from gan3d.train.config import resolve_config
+    from gan3d.train.loop import train
+
+    monkeypatch.chdir(tmp_path)
+    images = packed["run"].parent.parent / "teacher-images-16"  # the teacher's own 16-px images
+    cfg = {"method": "liftedgan", "data": str(images), "batch": 2, "kimg": 0.002, "tick_kimg": 0.002, "seed": 0,
+           "out": "runs", "name": "student", "num_workers": 0, "device": "cpu", "grid_seeds": [0], "grid_yaws": [0.0],
+           "options": {**SMALL, "teacher": NAME, "wo_idt": True}}
+    recipe = tmp_path / "student.toml"
+    # JSON spells these scalars and lists as TOML does
+    lines = [f"{k} = {json.dumps(v)}" for k, v in cfg.items() if k != "options"]
+    lines += ["[options]"] + [f"{k} = {json.dumps(v)}" for k, v in cfg["options"].items()]
+    recipe.write_text("\n".join(lines) + "\n")
+    run = train(resolve_config(cfg), progress=False)
+    res = pack(latest_generator(run), "liftedgan/tiny-student", tmp_path / "packed", recipe, fp16=False)
+    card = gan3d.model_card(NAME)
+    pinned = card.weights[0].sha256
+    assert pinned == sha256_file(Path(packed["result"].folder) / "weights.pt")
+    assert res.card.training.inputs == (RunInput(option="teacher", model=NAME, sha256=pinned,
+                                                 run=packed["run"].name, kimg=card.training.kimg),)
+    # the record survives the packed card's round trip (what the plugin registers from zoo/)
+    assert gan3d.pretrained.read(res.folder, "liftedgan").card().training.inputs == res.card.training.inputs
 
 
 def test_an_unknown_or_non_stylegan2_model_name_is_refused_clearly(registered):

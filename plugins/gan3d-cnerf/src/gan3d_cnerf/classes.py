@@ -1,4 +1,5 @@
-"""The nine semantic classes of the released FFHQ model and their display colours.
+"""The nine semantic classes of the released FFHQ model; their display colours are the core's mask colours
+(:data:`gan3d.images.MASK_COLOURS`, one palette for every figure).
 
 The order is the one the training data loader builds its masks in (mouth = 3, brows = 4); the
 official README and comments list brow before mouth, which does not match the trained network.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from gan3d.errors import InputError
+from gan3d.images import colorize_labels
 
 CLASS_NAMES: tuple[str, ...] = ("background", "face", "eyes", "mouth", "brows", "nose", "ears", "hair", "cloth")
 
@@ -16,12 +18,6 @@ CLASS_NAMES: tuple[str, ...] = ("background", "face", "eyes", "mouth", "brows", 
 _ALIASES = {"bg": "background", "skin": "face", "eye": "eyes", "lips": "mouth", "lip": "mouth",
             "brow": "brows", "eyebrows": "brows", "eyebrow": "brows", "ear": "ears", "neck": "cloth",
             "neck+cloth": "cloth", "clothes": "cloth"}
-
-# one distinct colour per class (RGB); background black so the face stands out in label maps
-PALETTE = torch.tensor([
-    [0, 0, 0], [230, 190, 150], [40, 90, 220], [200, 30, 60], [120, 70, 20],
-    [250, 140, 0], [150, 60, 200], [60, 40, 30], [30, 160, 120],
-], dtype=torch.uint8)
 
 
 def class_names(num_classes: int) -> list[str]:
@@ -45,10 +41,7 @@ def region_index(name: str | int, num_classes: int = len(CLASS_NAMES)) -> int:
 
 
 def colorize(semantic: torch.Tensor) -> torch.Tensor:
-    """Per-class logits ``[B,K,H,W]`` -> colour-coded label maps ``[B,3,H,W]`` in ``[-1,1]`` (argmax)."""
-    labels = semantic.argmax(1)  # [B,H,W]
-    palette = PALETTE.to(semantic.device)
-    if semantic.shape[1] > len(palette):
-        raise InputError(f"no colours for {semantic.shape[1]} classes")
-    rgb = palette[labels].permute(0, 3, 1, 2).float()
-    return rgb / 127.5 - 1
+    """Per-class logits ``[B,K,H,W]`` -> colour-coded label maps ``[B,3,H,W]`` in ``[-1,1]`` (argmax), in the
+    core's mask colours (:func:`gan3d.images.label_palette`), on ``semantic``'s device."""
+    rgb = torch.from_numpy(colorize_labels(semantic)).to(semantic.device)  # [B,H,W,3] uint8
+    return rgb.permute(0, 3, 1, 2).float() / 127.5 - 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from gan3d.cards import CameraDefaults, Citation, LatentSpec, ModelCard, PoseRange, WeightFile
+from gan3d.errors import validated
 
 NGC_PAGE = "https://catalog.ngc.nvidia.com/orgs/nvidia/teams/research/models/eg3d"
 NGC_FILES = "https://api.ngc.nvidia.com/v2/models/nvidia/research/eg3d/versions/1/files/"
@@ -75,26 +76,37 @@ CARDS: tuple[ModelCard, ...] = (
 CARDS_BY_NAME = {c.name: c for c in CARDS}
 
 
-def card_for_checkpoint(stem: str, init_kwargs: dict, rendering_kwargs: dict) -> ModelCard:
+# ModelCard fields -> the pickle entries they come from (named in errors)
+CHECKPOINT_NAMES = {
+    "resolution": "init_kwargs['img_resolution']", "latent.parts": "init_kwargs['z_dim']",
+    "camera.radius": "rendering_kwargs['avg_camera_radius']", "camera.look_at": "rendering_kwargs['avg_camera_pivot']",
+}
+
+
+def card_for_checkpoint(stem: str, init_kwargs: dict, rendering_kwargs: dict, source: str = "checkpoint") -> ModelCard:
     """A card for a checkpoint file outside the registry.
 
     An official file name (``ffhq512-128.pkl``) gets the registered card; anything else (a user's
     training snapshot) a card named ``eg3d/<stem>`` whose camera comes from ``rendering_kwargs``
     (``avg_camera_radius``/``avg_camera_pivot``) and whose focal is the FFHQ one, or ShapeNet's for
-    models with a white background.
+    models with a white background. Values a card cannot hold (``z_dim`` 0, a pivot of two numbers)
+    are a :class:`CheckpointError` naming ``source`` and each bad entry.
     """
-    known = CARDS_BY_NAME.get(f"eg3d/{stem}")
-    res = int(init_kwargs.get("img_resolution", 512))
-    z_dim = int(init_kwargs.get("z_dim", 512))
-    if known is not None and known.resolution == res and known.latent.dim == z_dim:
-        return known
     shapenet_like = bool(rendering_kwargs.get("white_back", False))
     base = SHAPENET_CAMERA if shapenet_like else FFHQ_CAMERA
-    pivot = rendering_kwargs.get("avg_camera_pivot", base.look_at)
-    camera = CameraDefaults(radius=float(rendering_kwargs.get("avg_camera_radius", base.radius)),
-                            look_at=tuple(float(v) for v in pivot), focal=base.focal)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in stem) or "checkpoint"
-    return ModelCard(name=f"eg3d/{safe}", method="eg3d", dataset="unknown (user checkpoint)", resolution=res,
-                     latent=LatentSpec(parts={"z": z_dim}), camera=camera,
-                     pose_range=CAR_POSES if shapenet_like else FACE_POSES, license=LICENSE, citation=CITATION,
-                     description="EG3D checkpoint loaded from a file")
+    # raw values: the card model checks them and names each bad one
+    data = dict(name=f"eg3d/{safe}", method="eg3d", dataset="unknown (user checkpoint)",
+                resolution=init_kwargs.get("img_resolution", 512),
+                latent={"parts": {"z": init_kwargs.get("z_dim", 512)}},
+                camera={"radius": rendering_kwargs.get("avg_camera_radius", base.radius),
+                        "look_at": rendering_kwargs.get("avg_camera_pivot", base.look_at), "focal": base.focal},
+                pose_range=CAR_POSES if shapenet_like else FACE_POSES, license=LICENSE, citation=CITATION,
+                description="EG3D checkpoint loaded from a file")
+    card = validated(ModelCard, data, source=source, names=CHECKPOINT_NAMES,
+                     fix="The generator's init_kwargs/rendering_kwargs were edited or damaged: export the "
+                         "snapshot again from its training run, or pass a registered model's card.")
+    known = CARDS_BY_NAME.get(f"eg3d/{stem}")
+    if known is not None and known.resolution == card.resolution and known.latent == card.latent:
+        return known
+    return card

@@ -24,7 +24,8 @@ METHOD = "eg3d"
 def from_checkpoint(ckpt: EG3DCheckpoint, card: gan3d.ModelCard | None = None, stem: str = "checkpoint",
                     device: str = "cpu") -> EG3DGenerator:
     """Build the generator a pickle describes and load its weights strictly."""
-    card = card or card_for_checkpoint(stem, ckpt.init_kwargs, ckpt.rendering_kwargs)
+    card = card or card_for_checkpoint(stem, ckpt.init_kwargs, ckpt.rendering_kwargs,
+                                       ckpt.source or "checkpoint")
     gen = EG3DGenerator(card, ckpt.init_kwargs, ckpt.rendering_kwargs, ckpt.neural_rendering_resolution,
                         dataset_label_std="dataset_label_std" in ckpt.state_dict, sr_antialias=ckpt.sr_antialias)
     gen.load_weights(ckpt.state_dict, source=ckpt.source or "checkpoint")

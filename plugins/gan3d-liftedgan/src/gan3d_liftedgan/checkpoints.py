@@ -22,13 +22,22 @@ import torch
 
 import gan3d
 from gan3d import pretrained
-from gan3d.errors import CheckpointError
+from gan3d.errors import CheckpointError, validated
 from gan3d.unpickle import check_state_dict, load_state_dict
 
 from .cards import card_for_generator_path
 from .model import LiftedGAN, LiftedGANConfig
 
 NETS = ("netD", "netT", "netSD", "netSC")
+# LiftedGANConfig fields -> where an official checkpoint holds them (config.py entries, state_dict shapes)
+OFFICIAL_NAMES = {
+    "fov": "renderer_params['fov']", "rot_center_depth": "renderer_params['rot_center_depth']",
+    "blur_size": "blur_params['size']", "blur_sigma": "blur_params['sigma']",
+    "style_dim": "the StyleGAN2 style width (g_ema style.1.weight)", "n_mlp": "the StyleGAN2 mapping depth",
+    "channels": "the StyleGAN2 channel table", "mlp_hidden": "netSD's width (model_light.mlp.0.weight)",
+    "depth_z_dim": "netD's z width (mlp.0.weight)", "depth_nf": "netD's width (head.0.weight)",
+    "trans_z_dim": "netT's z width (mlp.0.weight)", "trans_nf": "netT's width (network.21.weight)",
+}
 
 
 # ---------------------------------------------------------------------- config.py
@@ -86,8 +95,12 @@ def read_config_py(path: str | os.PathLike) -> dict:
     return values
 
 
-def config_from_official(cfg: dict, states: dict[str, dict]) -> LiftedGANConfig:
-    """A :class:`LiftedGANConfig` from an official config dict and the five state_dicts (widths from shapes)."""
+def config_from_official(cfg: dict, states: dict[str, dict], source: str = "config.py") -> LiftedGANConfig:
+    """A :class:`LiftedGANConfig` from an official config dict and the five state_dicts (widths from shapes).
+
+    A value out of range (``truncation = 1.5``, ``blur_params['sigma'] = 0``) is a :class:`CheckpointError`
+    naming ``source`` (the config.py path), every bad entry as that file spells it, and the fix.
+    """
     g = states["g_ema"]
     try:
         style_dim = g["style.1.weight"].shape[1]
@@ -120,18 +133,26 @@ def config_from_official(cfg: dict, states: dict[str, dict]) -> LiftedGANConfig:
                               "(is this the StyleGAN2 the model was trained on?): " + "; ".join(problems))
     rp = cfg.get("renderer_params", {}) or {}
     bp = cfg.get("blur_params", {}) or {}
-    return LiftedGANConfig(
-        image_size=int(cfg.get("image_size", 256)), style_dim=style_dim, n_mlp=n_mlp, channels=channels,
+    for key, group in (("renderer_params", rp), ("blur_params", bp)):
+        if not isinstance(group, dict):
+            raise CheckpointError(f"{source}: {key} must be a dict (as in the official configs), got "
+                                  f"{type(group).__name__} {group!r}; correct it in that file")
+    # raw values (no int()/float() here): the config model checks types and ranges and names each bad one
+    data = dict(
+        image_size=cfg.get("image_size", 256), style_dim=style_dim, n_mlp=n_mlp, channels=channels,
         mlp_hidden=hidden, depth_z_dim=d_z, depth_nf=d_nf, trans_z_dim=t_z, trans_nf=t_nf,
-        min_depth=float(cfg.get("min_depth", 0.9)), max_depth=float(cfg.get("max_depth", 1.1)),
-        border_depth=float(cfg.get("border_depth", 1.05)),
-        xyz_rotation_range=float(cfg.get("xyz_rotation_range", 60)),
-        xy_translation_range=float(cfg.get("xy_translation_range", 0.1)),
-        z_translation_range=float(cfg.get("z_translation_range", 0.01)),
-        fov=float(rp.get("fov", 10)), rot_center_depth=float(rp.get("rot_center_depth", 1.0)),
-        blur_size=int(bp.get("size", 10)), blur_sigma=float(bp.get("sigma", 4)),
-        clamp_border=bool(cfg.get("clamp_border", True)), generator_texture=bool(cfg.get("generator_texture", True)),
-        truncation=float(cfg.get("truncation", 0.7)))
+        min_depth=cfg.get("min_depth", 0.9), max_depth=cfg.get("max_depth", 1.1),
+        border_depth=cfg.get("border_depth", 1.05), xyz_rotation_range=cfg.get("xyz_rotation_range", 60),
+        xy_translation_range=cfg.get("xy_translation_range", 0.1),
+        z_translation_range=cfg.get("z_translation_range", 0.01),
+        fov=rp.get("fov", 10), rot_center_depth=rp.get("rot_center_depth", 1.0),
+        blur_size=bp.get("size", 10), blur_sigma=bp.get("sigma", 4),
+        clamp_border=cfg.get("clamp_border", True), generator_texture=cfg.get("generator_texture", True),
+        truncation=cfg.get("truncation", 0.7))
+    return validated(LiftedGANConfig, data, source=source, names=OFFICIAL_NAMES,
+                     fix=f"Correct these entries of {source} (the official configs hold the authors' values, e.g. "
+                         f"truncation = 0.7, blur_params = {{'size': 10, 'sigma': 4}}), or pass a corrected copy "
+                         f"as config_path.")
 
 
 # ---------------------------------------------------------------------- weights-only loading
@@ -211,7 +232,7 @@ def load_official(path: str | os.PathLike, device: str = "cpu", generator_path: 
     nets = read_liftedgan_pth(path)
     g_path = _find_generator(cfg, path, Path(generator_path) if generator_path is not None else None)
     states = {"g_ema": read_stylegan2(g_path), **nets}
-    config = config_from_official(cfg, states)
+    config = config_from_official(cfg, states, str(cfg_file))
     if card is None:
         card = card_for_generator_path(str(cfg.get("generator_path", "")))
     if card.latent.dim != config.style_dim:
@@ -240,10 +261,9 @@ def load_safe(path: str | Path, device: str = "cpu") -> LiftedGAN:
     if form is None:
         raise CheckpointError(f"{str(path)!r} is not a LiftedGAN safe-form checkpoint (a folder with config.json "
                               f"whose 'method' is 'liftedgan', and weights.pt)")
-    try:
-        config = LiftedGANConfig(**form.config)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{form.config_path} is not a valid LiftedGAN config ({e})") from None
+    config = validated(LiftedGANConfig, form.config, source=str(form.config_path),
+                       fix="The file was edited or written by another gan3d version: write it again with "
+                           "Generator.save_pretrained (or `gan3d weights convert`).")
     model = LiftedGAN(form.card(), config)
     _load_strict(model, form.state_dict(), str(form.weights_path))
     return model.to(device)

@@ -37,7 +37,7 @@ from gan3d.train import Batch, DataInfo, OptimizerSpec, Phase, Progress, Trainer
 
 from ..cards import CAMERA, CITATION, POSE_RANGE
 from ..model import LiftedGAN, LiftedGANConfig
-from .backbones import face_embedding, perceptual_loss
+from .backbones import RANDOM_NOTE, face_embedding, perceptual_loss
 from .losses import (albedo_rank_loss, contour_clip, identity_loss, image_loss, latent_regulariser,
                      symmetric_loss)
 from .options import LiftedGANTrainOptions
@@ -161,7 +161,7 @@ class LiftedGANTrainer(Trainer):
             description=(f"LiftedGAN distilled by gan3d train from the StyleGAN2 {self.teacher_card.name} "
                          f"({o.teacher}). Ablations: {ablated}. Loss weights: {weights}. Identity network: "
                          f"{o.identity_net if self.options.weights()['lam_identity_perturb'] > 0 else 'none'}; "
-                         f"backbones: {o.backbones}."))
+                         f"loss backbones: {RANDOM_NOTE if o.backbones == 'random' else o.backbones}."))
 
     @torch.no_grad()
     def _w_statistics(self, n: int) -> tuple[torch.Tensor, float]:
