@@ -21,12 +21,21 @@ class TrainingDiverged(Gan3dError):
 
 @dataclass
 class HealthConfig:
-    """``window`` ticks in a row with D's loss below ``d_loss_max`` and G's loss rising by at least
-    ``g_rise`` (last minus first of the window) raise the warning."""
+    """``window`` ticks in a row with D's loss below ``d_loss_max`` while G's loss either rises by at least
+    ``g_rise`` (last minus first of the window) or stays at or above ``g_loss_min`` raise the warning.
+
+    The losses are the non-saturating logistic ones (``softplus``); at equilibrium D's is ``log 4 = 1.39``
+    and G's ``log 2 = 0.69``. D below 0.5 means it gives the right side of its decision ~78% probability on
+    average; G at 2 means the fakes are scored ~12% real. Healthy runs sit near D 1.0-1.35 / G 0.7-1.2
+    (StyleGAN2 and EG3D on the synthetic world); a D that separates real from fake outright sits near
+    0.2 (CNeRF's synth64 stage 1 before its learning-rate fix: D 0.18, G 2.7, every fake scored fake).
+    A single bad tick early in training (StyleGAN2: D 0.64, G 2.1 in its first tick) is not a warning.
+    """
 
     window: int = 5
-    d_loss_max: float = 0.05
+    d_loss_max: float = 0.5
     g_rise: float = 0.5
+    g_loss_min: float = 2.0
 
 
 def check_finite(logs: dict[str, float], where: str, last_snapshot: str | None) -> None:
@@ -77,12 +86,18 @@ class HealthMonitor:
                 continue
             d = [h[0] for h in hist]
             g = [h[1] for h in hist]
-            winning = max(d) < cfg.d_loss_max and g[-1] - g[0] >= cfg.g_rise
+            rising = g[-1] - g[0] >= cfg.g_rise
+            # a G that stays beaten counts too: once it saturates its loss stops rising but D keeps winning
+            beaten = min(g) >= cfg.g_loss_min
+            winning = max(d) < cfg.d_loss_max and (rising or beaten)
             if winning and not self.warned.get(i, False):
+                how = (f"rose from {g[0]:.3g} to {g[-1]:.3g}" if rising else
+                       f"stayed at or above {cfg.g_loss_min} ({g[0]:.3g} to {g[-1]:.3g})")
                 warnings.append(
                     f"the discriminator is winning outright: {d_key} stayed below {cfg.d_loss_max} for "
-                    f"{cfg.window} ticks while {g_key} rose from {g[0]:.3g} to {g[-1]:.3g}; the generator is no "
-                    f"longer learning (try a larger R1 weight, augmentation, a lower D learning rate, or more data)")
+                    f"{cfg.window} ticks while {g_key} {how}; the generator is no longer learning (check that "
+                    f"the generator's output can change at all: its learning rate and initial images; then try "
+                    f"a larger R1 weight, augmentation, a lower D learning rate, or more data)")
             self.warned[i] = winning  # a later relapse warns again
         return "; ".join(warnings) or None
 

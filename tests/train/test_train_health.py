@@ -44,9 +44,9 @@ def test_winning_discriminator_warns_once_per_episode():
     assert out[:3] == [None] * 3 and out[4:] == [None, None]
     assert "discriminator is winning outright: Loss/Dmain stayed below 0.05 for 4 ticks while Loss/Gmain " \
            "rose from 2 to 5" in out[3]
-    # D near zero but G flat: a D that is merely good is not a warning
+    # D low but G flat at a moderate loss: a D that is merely good is not a warning
     flat = HealthMonitor(HealthConfig(window=4))
-    assert all(flat.update({"Loss/Dmain": 0.01, "Loss/Gmain": 3.0}) is None for _ in range(8))
+    assert all(flat.update({"Loss/Dmain": 0.3, "Loss/Gmain": 1.2}) is None for _ in range(8))
     # the state survives a resume
     again = HealthMonitor(HealthConfig(window=4, d_loss_max=0.05, g_rise=0.5))
     again.load_state_dict(mon.state_dict())
@@ -70,3 +70,36 @@ def test_each_declared_discriminator_is_watched_on_its_own():
     old.load_state_dict({"history": [[0.01, 1.0], [0.01, 2.0]], "warned": False})
     assert old.update({"Loss/D/loss": 0.01, "Loss/G/loss": 3.0}) is not None
 
+
+
+# per-tick (D/adv, G/adv) of the synth64 CNeRF stage-1 run that collapsed (issues #14/#15, 1.6 kimg): every
+# fake scored fake from the first tick, D's loss 1.38 -> 0.18, G's 0.72 -> 2.74 and then flat
+CNERF_COLLAPSE = [(1.376, 0.717), (1.165, 0.746), (0.558, 1.283), (0.388, 1.875), (0.232, 2.446),
+                  (0.187, 2.710), (0.175, 2.776), (0.178, 2.739)]
+# the healthy EG3D synth64 run (D ~1.3, G ~0.83) and StyleGAN2's first ticks (one hard tick, then recovery)
+EG3D_HEALTHY = [(1.195, 1.14), (1.255, 0.973), (1.264, 0.959), (1.286, 0.937), (1.25, 0.989), (1.255, 0.946),
+                (1.309, 0.822), (1.284, 0.84), (1.244, 0.898), (1.203, 0.934)]
+STYLEGAN2_START = [(0.635, 2.114), (0.752, 1.516), (0.885, 1.259), (0.932, 1.19), (0.987, 1.119), (0.973, 1.167)]
+
+
+def _feed(ticks, pair=("Loss/D/adv", "Loss/G/adv")):
+    mon = HealthMonitor(pairs=[pair])
+    return [mon.update({pair[0]: d, pair[1]: g}) for d, g in ticks]
+
+
+def test_default_rule_reports_the_cnerf_collapse_and_not_healthy_runs():
+    out = _feed(CNERF_COLLAPSE)
+    assert out[:7] == [None] * 7  # the window (5 ticks) first shows D below 0.5 at tick 7
+    assert "Loss/D/adv stayed below 0.5 for 5 ticks while Loss/G/adv rose from 1.88 to 2.74" in out[7]
+    assert _feed(EG3D_HEALTHY, ("Loss/D/loss", "Loss/G/loss")) == [None] * len(EG3D_HEALTHY)
+    assert _feed(STYLEGAN2_START, ("Loss/D/loss", "Loss/G/loss")) == [None] * len(STYLEGAN2_START)
+
+
+def test_a_beaten_generator_whose_loss_has_stopped_rising_still_warns():
+    # the collapse continued: G saturated near 2.7 (no rise in the window), D still near 0.18
+    plateau = [(0.18 + 0.005 * (i % 2), 2.74 - 0.01 * (i % 3)) for i in range(7)]
+    out = _feed(plateau)
+    assert out[:4] == [None] * 4 and out[5:] == [None, None]
+    assert "Loss/G/adv stayed at or above 2.0 (2.74 to 2.73)" in out[4]
+    # a G loss just below the floor, flat, with the same D: not reported
+    assert _feed([(0.18, 1.9)] * 7) == [None] * 7
