@@ -59,3 +59,14 @@ def init_generator(G: nn.Module) -> None:
     for gen in list(G.renderer.network) + [G.renderer.init_network]:
         init_local_generator(gen)
     G.renderer.sigmoid_beta.fill_(0.1)
+
+
+@torch.no_grad()
+def zero_residual_sdf_biases(G: nn.Module) -> None:
+    """Zero the SDF-head biases of ``G.renderer.network`` (the K local generators, not the init network).
+
+    Not official: each bias is U(+-sqrt(1/width)), so at width 16 their sum offsets the fused SDF by up to
+    ~+-0.9 while the pre-fitted sphere has radius 0.06; the volume then starts solid or empty.
+    """
+    for gen in G.renderer.network:
+        gen.sdf_linear.bias.zero_()

@@ -25,7 +25,7 @@ from ..generator import CNeRFGenerator
 from . import losses
 from .data import real_pair
 from .discriminators import ComponentDiscriminator, VolumeDiscriminator
-from .init import init_generator
+from .init import init_generator, zero_residual_sdf_biases
 from .options import Stage1Options
 from .sampling import FakeInputs, draw_inputs, render_fakes, sphere_prefit_loss
 
@@ -72,6 +72,8 @@ class Stage1Trainer(Trainer):
         self.config = stage1_config(o)
         G = CNeRFGenerator(card_for_config(self.config, "cnerf/training"), self.config)
         init_generator(G)
+        if o.zero_sdf_bias:
+            zero_residual_sdf_biases(G)
         self.networks = {
             "G": G,
             "gd": VolumeDiscriminator(o.resolution, o.num_classes, o.view_weight > 0, o.d_channel_divisor),
