@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,10 @@ class LiftedGANArchitecture(BaseModel):
     mlp_hidden: int = Field(512, ge=4, description="width of netSD's and netSC's MLPs")
     depth_z_dim: int = Field(512, ge=1, description="DepthNet z_dim")
     depth_nf: int = Field(16, ge=4, description="DepthNet nf")
+    depth_upsample: Literal["transposed", "resize"] = Field(
+        "transposed", description="netD's doublings: 'transposed' (official: stride-2 transposed convs, a final "
+                                  "nearest doubling) or 'resize' (nearest doubling + 3x3 conv, a final bilinear "
+                                  "doubling; no checkerboard: the 64-px synth64 preset)")
     trans_z_dim: int = Field(16, ge=1, description="TransformationNet z_dim")
     trans_nf: int = Field(16, ge=4, description="TransformationNet nf")
     min_depth: float = 0.9
@@ -117,7 +122,7 @@ class LiftedGAN(gan3d.Generator):
         self.netSD = StyleDecomposeNet(D, hidden=cfg.mlp_hidden)
         self.netSC = StyleComposeNet(D, hidden=cfg.mlp_hidden)
         self.netD = DepthNet(D, 1, cfg.depth_z_dim, 4, cfg.depth_nf, inject_dim=cfg.channels[cfg.image_size],
-                             size=cfg.image_size)
+                             size=cfg.image_size, upsample=cfg.depth_upsample)
         self.netT = TransformationNet(D, 1, cfg.trans_z_dim, 4, cfg.trans_nf, size=cfg.image_size)
         self.register_buffer("w_mu", torch.zeros(1, D))
         self.blur = GaussianBlur(cfg.blur_size, cfg.blur_sigma)

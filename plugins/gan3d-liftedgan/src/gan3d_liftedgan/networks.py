@@ -99,23 +99,36 @@ def _up_blocks(size: int) -> int:
     return n
 
 
+def _doubling(c_in: int, c_out: int, upsample: str) -> nn.Module:
+    """One stride-2 step of netD. "transposed": the official 4x4 transposed conv. "resize": nearest doubling
+    then a 3x3 conv (at 64 px the transposed conv's checkerboard, doubled by the final nearest up-sampling,
+    grows into a 4-px stripe pattern of the depth during training: issue #13)."""
+    if upsample == "transposed":
+        return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False))
+
+
 class DepthNet(nn.Module):
     """netD (D_S): ``w [B,in_dim]`` + generator feature ``[B,inject_dim,S,S]`` -> raw depth ``[B,1,S,S]``
-    (``S = size``, 256 officially; smaller powers of two drop up-sampling blocks for the 64-px synthetic world)."""
+    (``S = size``, 256 officially; smaller powers of two drop up-sampling blocks for the 64-px synthetic world).
+    ``upsample``: see :func:`_doubling` ("transposed" is the official layout and key names)."""
 
     def __init__(self, in_dim: int = 512, out_dim: int = 1, z_dim: int = 512, n_mlp: int = 4, nf: int = 16,
-                 inject_dim: int = 16, size: int = 256):
+                 inject_dim: int = 16, size: int = 256, upsample: str = "transposed"):
         super().__init__()
+        if upsample not in ("transposed", "resize"):
+            raise ValueError(f"DepthNet upsample must be 'transposed' or 'resize', got {upsample!r}")
         n_up = _up_blocks(size)
         self.mlp = _mlp(in_dim, z_dim, n_mlp)
         c = nf * 2 ** n_up
         net: list[nn.Module] = [nn.ConvTranspose2d(z_dim, c, 4, 1, 0, bias=False), nn.ReLU(),
                                 nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.ReLU()]
         for _ in range(n_up):  # 4 -> size/2 px, halving channels
-            net += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1, bias=False), _gn(c // 2), nn.ReLU(),
+            net += [_doubling(c, c // 2, upsample), _gn(c // 2), nn.ReLU(),
                     nn.Conv2d(c // 2, c // 2, 3, 1, 1, bias=False), _gn(c // 2), nn.ReLU()]
             c //= 2
-        net.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        # "resize" ends with a bilinear doubling: nearest copies would leave 2-px blocks in the depth
+        net.append(nn.Upsample(scale_factor=2, mode="nearest" if upsample == "transposed" else "bilinear"))
         self.network = nn.Sequential(*net)
         self.inject = nn.Conv2d(inject_dim, nf, 1, 1, 0, bias=False)
         self.head = nn.Sequential(nn.Conv2d(nf, nf, 3, 1, 1, bias=False), _gn(nf), nn.ReLU(),

@@ -93,5 +93,9 @@ PRESETS = {
     # blur scaled with the image (size 10 -> 3 px), FaceNet for identity (the LResNet is not downloadable)
     "synth64": {"batch": 4, "kimg": 8, "mlp_hidden": 128, "depth_z_dim": 128, "depth_nf": 8, "trans_nf": 8,
                 "blur_size": 3, "blur_sigma": 1.0, "identity_net": "facenet", "rank_downsample": 2,
-                "w_stats_samples": 20_000},
+                "w_stats_samples": 20_000,
+                # not official: netD's transposed-conv doublings leave a 4-px checkerboard that at 64 px is a
+                # sixteenth of the face and that training amplified into vertical stripes (80% of the depth
+                # variance after 600 steps); resize-convs remove it (issue #13 measurements, 2026-12-03)
+                "depth_upsample": "resize"},
 }
