@@ -1,9 +1,10 @@
-"""The synth64 preset's netD up-sampling (issue #13).
+"""The synth64 preset's departures from the official training (issue #13): netD's up-sampling, netSC's pre-fit.
 
 At 64 px the official netD (stride-2 transposed convs, then a nearest doubling) starts with a 4-px
 checkerboard in its depth, which distillation amplifies into vertical stripes that hide any face shape;
 the synth64 preset builds netD with resize-convs instead. The default and the official presets keep the
-official layout (and key names), and a model saved with the option loads back with it.
+official layout (and key names), and a model saved with the option loads back with it. netSC from its
+default init maps every w to nearly one style, which a short run never leaves; only synth64 pre-fits it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def test_synth64_preset_turns_on_resize_convs_and_keeps_the_loss_weights():
     assert LiftedGANTrainOptions().depth_upsample == "transposed"
     for name in ("ffhq256", "afhqcat256"):
         assert "depth_upsample" not in PRESETS[name]
+
+
+def test_synth64_preset_prefits_the_style_net_and_the_official_ones_do_not():
+    assert PRESETS["synth64"]["style_init_iters"] > 0
+    assert LiftedGANTrainOptions().style_init_iters == 0
+    for name in ("ffhq256", "afhqcat256"):
+        assert "style_init_iters" not in PRESETS[name]
 
 
 def test_official_depth_net_layout_is_unchanged():

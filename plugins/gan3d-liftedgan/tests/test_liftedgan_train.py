@@ -201,6 +201,39 @@ def test_ablations_zero_their_weight_and_are_on_the_card(teacher_dir):
     assert "Loss/perturb_G" not in logs and "Loss/perturb_im" not in logs and "Loss/identity" not in logs
 
 
+def test_style_prefit_fits_netsc_to_the_identity_once(teacher_dir):
+    """The synth64 preset's netSC pre-fit (not official): M(w, l, v) moves towards w, nothing else moves,
+    it runs on the first prepare only, and the trained flags are left as they were."""
+    torch.manual_seed(0)
+    tr = LiftedGANTrainer(LiftedGANTrainOptions(teacher=str(teacher_dir / "generator"), style_init_iters=150,
+                                                style_init_batch=16, **SMALL), info())
+    m, net = tr.model, tr.networks["G"]
+    styles, _ = tr.targets(torch.randn(32, 16, generator=torch.Generator().manual_seed(9)))
+
+    def misfit() -> float:  # at the neutral light and view of `estimate`, relative to the styles' own spread
+        with torch.no_grad():
+            _, light, view = m.netSD(styles)
+            w0 = m.netSC(styles, torch.cat((light[:, :2], torch.zeros_like(light[:, 2:])), 1), 0 * view)
+        return float((w0 - styles).norm(dim=1).mean() / (styles - styles.mean(0)).norm(dim=1).mean())
+
+    before, flags = misfit(), {n: p.requires_grad for n, p in net.named_parameters()}
+    others = {n: p.detach().clone() for n, p in net.named_parameters() if not n.startswith("netSC.")}
+    assert not tr.style_init_done and tr.extra_state() == {"style_init_done": False}
+    draws = Draws(0)
+    tr.prepare(Batch(torch.zeros(2, 3, 16, 16)), draws, Progress(0, 0, 2))
+    after = misfit()
+    assert tr.style_init_done and after < 0.7 * before, (before, after)  # 1.53 -> 0.89 at these widths
+    assert all(torch.equal(others[n], p) for n, p in net.named_parameters() if n in others)
+    assert flags == {n: p.requires_grad for n, p in net.named_parameters()}
+    fitted = {n: p.detach().clone() for n, p in net.named_parameters()}
+    tr.prepare(Batch(torch.zeros(2, 3, 16, 16)), draws, Progress(2, 1, 2))  # no second pre-fit
+    assert all(torch.equal(fitted[n], p) for n, p in net.named_parameters())
+    fresh = LiftedGANTrainer(LiftedGANTrainOptions(teacher=str(teacher_dir / "generator"), style_init_iters=150,
+                                                   **SMALL), info())
+    fresh.load_extra_state(tr.extra_state())  # a resumed run does not pre-fit again
+    assert fresh.style_init_done
+
+
 # ------------------------------------------------------------------------------ teacher checks
 def test_teacher_is_checked_before_any_work(teacher_dir, tmp_path):
     assert "teacher is not set" in check_data(LiftedGANTrainOptions(**SMALL), info())[0]
@@ -241,7 +274,8 @@ def test_gan3d_train_two_iterations(teacher_dir, tmp_path):
         resolve_config(bad)
 
 
-def test_resume_equals_uninterrupted(teacher_dir, tmp_path):
+@pytest.mark.parametrize("style_init_iters", [0, 5])
+def test_resume_equals_uninterrupted(teacher_dir, tmp_path, style_init_iters):
     from PIL import Image
 
     from gan3d.cli.main import main
@@ -254,7 +288,8 @@ def test_resume_equals_uninterrupted(teacher_dir, tmp_path):
         Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(data / f"{i}.png")
     cfg = {"method": "liftedgan", "data": str(data), "batch": 2, "kimg": 0.004, "tick_kimg": 0.002,
            "out": str(tmp_path / "first"), "num_workers": 0, "device": "cpu", "deterministic": True,
-           "grid_seeds": [0], "grid_yaws": [0.0], "options": {**SMALL, "teacher": str(teacher_dir / "teacher.pt")}}
+           "grid_seeds": [0], "grid_yaws": [0.0],
+           "options": {**SMALL, "teacher": str(teacher_dir / "teacher.pt"), "style_init_iters": style_init_iters}}
     run = train(resolve_config(cfg), progress=False)  # stops after 2 iterations with a snapshot
     assert main(["train", "--resume", str(run), "--kimg", "0.008", "--quiet"]) == 0
     straight = train(resolve_config({**cfg, "kimg": 0.008, "out": str(tmp_path / "straight")}), progress=False)

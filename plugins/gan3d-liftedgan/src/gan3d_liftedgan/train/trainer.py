@@ -20,6 +20,10 @@ Per iteration (``shared/reference/liftedgan-training.md`` section 2.3):
 
 The rasteriser's copy of the depth passes ContourGradientClip. Random draws (z, the two permutations, the
 angles) come from the run's :class:`~gan3d.train.Draws`.
+
+Not official, off by default (``style_init_iters``; the synth64 preset turns it on): before the first step,
+netSC is pre-fitted to return its input style for the lights and views training feeds it, so the canonical
+image starts as the target's own face rather than one mean face (:meth:`LiftedGANTrainer.style_prefit`).
 """
 
 from __future__ import annotations
@@ -29,11 +33,13 @@ import math
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 import gan3d
 from gan3d.errors import Gan3dError, InputError
 from gan3d.stylegan2 import StyleGAN2Model, load_teacher
-from gan3d.train import Batch, DataInfo, OptimizerSpec, Phase, Progress, Trainer
+from gan3d.train import Batch, DataInfo, Draws, OptimizerSpec, Phase, Progress, Trainer
+from gan3d.train.parallel import broadcast_parameters
 
 from ..cards import CAMERA, CITATION, POSE_RANGE
 from ..model import LiftedGAN, LiftedGANConfig
@@ -43,6 +49,14 @@ from .losses import (albedo_rank_loss, contour_clip, identity_loss, image_loss, 
 from .options import LiftedGANTrainOptions
 
 NETS = ("netD", "netT", "netSD", "netSC")
+
+
+@dataclasses.dataclass
+class _Estimate:
+    """The light ``[B,4]`` and view ``[B,6]`` that :meth:`LiftedGANTrainer.perturbation` reads."""
+
+    light: torch.Tensor
+    view: torch.Tensor
 
 
 class LiftedNets(nn.Module):
@@ -147,6 +161,7 @@ class LiftedGANTrainer(Trainer):
                                                                         options.identity_weights)
             self.face.to(self.device)
         self.networks = {"G": LiftedNets(self.model)}
+        self.style_init_done = options.style_init_iters == 0
 
     # ------------------------------------------------------------------ set-up
     def _card(self) -> gan3d.ModelCard:
@@ -185,24 +200,70 @@ class LiftedGANTrainer(Trainer):
         return [Phase("Lmain", "G")]
 
     def prepare(self, real: Batch, draws, progress: Progress) -> dict:
+        if not self.style_init_done:
+            self.style_prefit(draws)
+        return self._draw(draws, "Lmain", real.image.shape[0])
+
+    def _draw(self, draws: Draws, tag: str, batch: int) -> dict:
+        """One iteration's draws: codes ``z [B,D]``, two batch permutations, angles ``[B,3]`` in degrees
+        (pitch U(+-pitch_range), yaw U(+-yaw_range), roll 0)."""
         o = self.options
-        B = real.image.shape[0]
-        z = draws.randn("Lmain/z", (B, self.config.style_dim), self.device)
+        z = draws.randn(f"{tag}/z", (batch, self.config.style_dim), self.device)
         # uniform random permutations of the batch (argsort of uniform draws)
-        perm_ab = draws.rand("Lmain/perm_light_ab", (B,)).argsort().to(self.device)
-        perm_dir = draws.rand("Lmain/perm_light_dir", (B,)).argsort().to(self.device)
-        u = draws.rand("Lmain/angles", (B, 3), self.device)
+        perm_ab = draws.rand(f"{tag}/perm_light_ab", (batch,)).argsort().to(self.device)
+        perm_dir = draws.rand(f"{tag}/perm_light_dir", (batch,)).argsort().to(self.device)
+        u = draws.rand(f"{tag}/angles", (batch, 3), self.device)
         lo = torch.tensor([-o.pitch_range, -o.yaw_range, 0.0], device=self.device)
         angles = u * (-2 * lo) + lo
         return {"z": z, "perm_ab": perm_ab, "perm_dir": perm_dir, "angles": angles}
 
-    def targets(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Truncated teacher styles ``[B,D]`` and target images ``[B,3,S,S]`` in [-1,1] (no gradient)."""
+    def style_prefit(self, draws: Draws) -> list[float]:
+        """Fit netSC to the identity on styles, ``w_sigma_inv * mean((M(w_t, l, v) - w_t)^2)``, for
+        ``style_init_iters`` steps of its own Adam: half of each batch at the neutral light and view that
+        ``estimate`` uses, half at the shuffled lights and random views of the perturbation. Returns the losses."""
+        o, m = self.options, self.model
+        opt = torch.optim.Adam(m.netSC.parameters(), lr=o.style_init_lr, betas=tuple(o.betas))
+        B, history = o.style_init_batch, []
+        trainable = [p.requires_grad for p in m.netSC.parameters()]
+        m.netSC.requires_grad_(True)
+        bar = tqdm(range(o.style_init_iters), desc="LiftedGAN netSC pre-fit to the identity", leave=False,
+                   disable=None)
+        for _ in bar:
+            inputs = self._draw(draws, "style_init", B)
+            with torch.no_grad():
+                styles, _ = self.targets(inputs["z"], image=False)
+                _, light, view = m.netSD(styles)
+                neutral = torch.cat((light[:, :2], torch.zeros_like(light[:, 2:])), 1)
+                light_p, view_p = self.perturbation(_Estimate(light, view), inputs)
+                half = (torch.arange(B, device=self.device) < B // 2)[:, None]
+                light_in = torch.where(half, neutral, light_p)
+                view_in = torch.where(half, torch.zeros_like(view_p), view_p)
+            loss = (m.netSC(styles, light_in, view_in) - styles).pow(2).mean() * self.w_sigma_inv
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            history.append(float(loss.detach()))
+            bar.set_postfix(loss=f"{history[-1]:.4f}")
+        for p, flag in zip(m.netSC.parameters(), trainable):
+            p.requires_grad_(flag)
+        broadcast_parameters(m.netSC)  # every process trains from rank 0's fit
+        self.style_init_done = True
+        return history
+
+    def extra_state(self) -> dict:
+        return {"style_init_done": bool(self.style_init_done)}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.style_init_done = bool(state.get("style_init_done", self.style_init_done))
+
+    def targets(self, z: torch.Tensor, image: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Truncated teacher styles ``[B,D]`` and target images ``[B,3,S,S]`` in [-1,1] (no gradient; the image
+        is None when not ``image``)."""
         G = self.model.generator
         with torch.no_grad():
             w = G.mapping(z)
             w = self.options.truncation * w + (1 - self.options.truncation) * self.w_mu
-            return w, G.synthesis(w)[0].clamp(-1, 1)
+            return w, (G.synthesis(w)[0].clamp(-1, 1) if image else None)
 
     def _render(self, est, light, view, clip: bool):
         depth = contour_clip(est.canon_depth) if clip and self.options.clip_render_grad else None
