@@ -7,6 +7,8 @@ wiring and the formulas, not pretrained features.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -189,9 +191,10 @@ def test_ablations_zero_their_weight_and_are_on_the_card(teacher_dir):
     tr = LiftedGANTrainer(o, info())
     G = tr.export(tr.networks["G"])
     assert "Ablations: wo_flip, wo_rega" in G.card.description and "lam_flip=0" in G.card.description
-    # random loss backbones (the synth recipes'): the card and the generator's weights note name the seed
+    # random loss backbones (the synth recipes'): the card names the seed; the weights themselves are trained,
+    # so no weights note (it marks random weights in grids, stores and leaderboards)
     assert "loss backbones: random (seed 0, not pretrained)" in G.card.description
-    assert "random (seed 0, not pretrained)" in G.weights_note
+    assert G.weights_note == ""
     o2 = LiftedGANTrainOptions(teacher=str(teacher_dir / "generator"), wo_perturb=True, wo_idt=True, **SMALL)
     tr2 = LiftedGANTrainer(o2, info())
     assert tr2.face is None
@@ -232,6 +235,23 @@ def test_style_prefit_fits_netsc_to_the_identity_once(teacher_dir):
                                                    **SMALL), info())
     fresh.load_extra_state(tr.extra_state())  # a resumed run does not pre-fit again
     assert fresh.style_init_done
+
+
+def test_pretrained_backbone_hashes_reach_the_card(teacher_dir, tmp_path, monkeypatch):
+    """With pretrained backbones the card names each file's sha256 (here a VGG16 file of random values whose
+    checksum lookup is stubbed: the real one is a download)."""
+    from torchvision.models.vgg import cfgs, make_layers
+
+    from gan3d_liftedgan.train import backbones
+
+    path = tmp_path / "vgg16.pth"  # the convolutional layers the loss reads, under torchvision's key names
+    torch.save({f"features.{k}": v for k, v in make_layers(cfgs["D"])[:23].state_dict().items()}, path)
+    monkeypatch.setattr(backbones, "resolve_backbone", lambda bf, local=None: (Path(local), "ab12" * 16))
+    o = LiftedGANTrainOptions(teacher=str(teacher_dir / "generator"), wo_idt=True, vgg_weights=str(path),
+                              **{**SMALL, "backbones": "pretrained"})
+    tr = LiftedGANTrainer(o, info())
+    G = tr.export(tr.networks["G"])
+    assert f"loss backbones: perceptual: vgg16 sha256 {'ab12' * 16}." in G.card.description
 
 
 # ------------------------------------------------------------------------------ teacher checks

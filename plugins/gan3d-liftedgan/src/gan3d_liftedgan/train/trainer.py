@@ -176,7 +176,14 @@ class LiftedGANTrainer(Trainer):
             description=(f"LiftedGAN distilled by gan3d train from the StyleGAN2 {self.teacher_card.name} "
                          f"({o.teacher}). Ablations: {ablated}. Loss weights: {weights}. Identity network: "
                          f"{o.identity_net if self.options.weights()['lam_identity_perturb'] > 0 else 'none'}; "
-                         f"loss backbones: {RANDOM_NOTE if o.backbones == 'random' else o.backbones}."))
+                         f"loss backbones: {self._backbones_note()}."))
+
+    def _backbones_note(self) -> str:
+        """"random (seed 0, ...)", or each pretrained backbone's file hash once they are built."""
+        notes = getattr(self, "backbone_notes", None)
+        if self.options.backbones == "random" or not notes:
+            return RANDOM_NOTE if self.options.backbones == "random" else self.options.backbones
+        return "; ".join(f"{k}: {v}" for k, v in notes.items())
 
     @torch.no_grad()
     def _w_statistics(self, n: int) -> tuple[torch.Tensor, float]:
@@ -353,7 +360,6 @@ class LiftedGANTrainer(Trainer):
         sd.update({k: v for k, v in module.state_dict().items()})
         sd["w_mu"] = self.w_mu
         G.load_state_dict({k: v.detach().clone() for k, v in sd.items()}, strict=True)
-        if self.backbone_notes and self.options.backbones == "random":
-            G.weights_note = ("trained with randomly initialised (seed 0), not pretrained, loss backbones: "
-                              + "; ".join(f"{k}: {v}" for k, v in self.backbone_notes.items()))
+        # random loss backbones are named on the card, not in ``weights_note``: that note marks untrained
+        # weights, and every grid, store row and leaderboard would list this trained model as noise
         return G.to(self.device).eval().requires_grad_(False)
