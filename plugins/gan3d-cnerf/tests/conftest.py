@@ -43,7 +43,8 @@ def small_generator(official_io):
     from gan3d_cnerf.generator import CNeRFGenerator
 
     path = fixture_path()
-    config = CNeRFConfig.from_official_options(json.loads((path / "config.json").read_text()))
+    config = CNeRFConfig.from_official_options(json.loads((path / "config.json").read_text()),
+                                               source=str(path / "config.json"))
     G = CNeRFGenerator(card_for_config(config, "cnerf/fixture"), config)
     G.load_official_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True),
                                compute_means=False)
@@ -63,11 +64,9 @@ def fixture_cameras(official_io):
 @pytest.fixture(scope="session")
 def fixture_model_dir(small_generator, tmp_path_factory) -> Path:
     """The fixture weights in gan3d's safe form, with 8 samples per ray so command tests stay fast."""
-    from dataclasses import replace
-
     from gan3d_cnerf.generator import CNeRFGenerator
 
-    G = CNeRFGenerator(small_generator.card, replace(small_generator.config, num_samples=8))
+    G = CNeRFGenerator(small_generator.card, small_generator.config.replace(num_samples=8))
     G.load_state_dict(small_generator.state_dict(), strict=True)
     return G.save_pretrained(tmp_path_factory.mktemp("cnerf_fixture_model"))
 

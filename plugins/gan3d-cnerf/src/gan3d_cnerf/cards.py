@@ -54,4 +54,4 @@ def card_for_config(config, name: str = "cnerf/custom", base: gan3d.ModelCard = 
         "latent": gan3d.LatentSpec(parts={"z": config.style_dim}),
         "camera": gan3d.CameraDefaults(radius=1.0, look_at=(0.0, 0.0, 0.0),
                                        focal=focal_from_half_fov(config.half_fov_degrees)),
-        "weights": (), "description": f"CNeRF architecture {config}"})
+        "weights": (), "description": f"CNeRF architecture {config!r}"})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 
@@ -31,7 +30,7 @@ def from_official_state(state: dict, card: gan3d.ModelCard = FFHQ512, config: CN
     config = config or CNeRFConfig()
     if "decoder.style.1.weight" not in state and config.full_pipeline:
         # a stage-1 (low-resolution) checkpoint: renderer only
-        config = replace(config, full_pipeline=False)
+        config = config.replace(full_pipeline=False)
     n = count_classes(state)
     if n and n != config.num_classes:
         raise CheckpointError(
@@ -60,10 +59,7 @@ def load_safe(path: str | Path, device: str = "cpu") -> CNeRFGenerator:
         raise CheckpointError(f"{str(path)!r} is not a CNeRF safe-form checkpoint (a folder with config.json whose "
                               f"'method' is 'cnerf', and weights.pt)")
     card = form.card()
-    try:
-        config = CNeRFConfig.from_dict(form.config)
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{form.config_path} is not a valid CNeRF config ({e})") from None
+    config = CNeRFConfig.from_dict(form.config, source=str(form.config_path))
     gen = CNeRFGenerator(card, config)
     state = form.state_dict()
     try:

@@ -9,7 +9,6 @@ path length on the decoder's per-layer latents as its own G step every ``g_reg_i
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,6 +23,7 @@ from gan3d.train.stylegan2 import path_length_penalty
 
 from ..cards import card_for_config
 from ..checkpoint import load_checkpoint
+from ..config import CNeRFConfig
 from ..generator import CNeRFGenerator
 from . import losses
 from .data import real_pair
@@ -58,6 +58,13 @@ def load_stage1(path: str | None, device="cpu") -> CNeRFGenerator:
     return G
 
 
+def stage2_config(stage1: CNeRFConfig, o: Stage2Options) -> CNeRFConfig:
+    """The full generator's architecture in training: the stage-1 renderer's, with ``o``'s decoder."""
+    return stage1.replace(size=o.size, channel_multiplier=o.channel_multiplier, num_samples=o.num_samples,
+                          static_viewdirs=False, full_pipeline=True, feature_channels=o.feature_channels,
+                          decoder_channel_divisor=o.decoder_channel_divisor)
+
+
 class Stage2Trainer(Trainer):
     """Networks ``G`` (the full generator; only ``feature_transfer.*`` and ``decoder.*`` train) and ``D``."""
 
@@ -69,9 +76,7 @@ class Stage2Trainer(Trainer):
         o = options
         src = stage1 if stage1 is not None else load_stage1(o.stage1)
         c = src.config
-        self.config = replace(c, size=o.size, channel_multiplier=o.channel_multiplier, num_samples=o.num_samples,
-                              static_viewdirs=False, full_pipeline=True, feature_channels=o.feature_channels,
-                              decoder_channel_divisor=o.decoder_channel_divisor)
+        self.config = stage2_config(c, o)
         G = CNeRFGenerator(card_for_config(self.config, "cnerf/training-full"), self.config)
         frozen = {k: v for k, v in src.state_dict().items() if k.startswith(FROZEN)}
         missing, unexpected = G.load_state_dict(frozen, strict=False)
@@ -200,7 +205,7 @@ class Stage2Trainer(Trainer):
 
     def export(self, module: nn.Module) -> gan3d.Generator:
         o, c = self.options, self.config
-        return export_generator(module, replace(c, num_samples=o.export_samples, static_viewdirs=True),
+        return export_generator(module, c.replace(num_samples=o.export_samples, static_viewdirs=True),
                                 "cnerf/trained-full",
                                 f"CNeRF (stage 2: {c.render_resolution}x{c.render_resolution} renderer, decoder to "
                                 f"{c.size}x{c.size}) trained with gan3d")
