@@ -161,6 +161,38 @@ def test_sanity_tells_a_head_from_noise():
     assert not sanity(G, broken).ok
 
 
+def test_sanity_of_a_surface_that_fills_the_frame():
+    """A mesh model without a depth range that covers every pixel (LiftedGAN) has no silhouette: its
+    centre must stand out in front of the frame's border instead."""
+    from gan3d.outputs import GeneratorOutput
+
+    class G:
+        @staticmethod
+        def depth_range():
+            return None
+
+    yy, xx = torch.meshgrid(torch.arange(32).float(), torch.arange(32).float(), indexing="ij")
+    r2 = ((yy - 15.5) ** 2 + (xx - 15.5) ** 2) / 16 ** 2
+    full = torch.ones(1, 1, 32, 32)
+
+    def out(depth):
+        return GeneratorOutput(image=torch.zeros(1, 3, 32, 32), depth=depth[None, None], mask=full)
+
+    dome = 1.0 - 0.1 * torch.exp(-3 * r2)  # a face nearer than its surround
+    check = sanity(G, out(dome))
+    assert check.ok and 0.2 < check.mask_share < 0.8, check
+    bowl = 1.0 + 0.1 * torch.exp(-3 * r2)  # the centre behind the frame: inside out
+    assert any("not in front of the frame's border" in p for p in sanity(G, out(bowl)).problems)
+    tilted = 1.0 + 0.01 * (xx - 15.5)  # a plane turned away: no relief in the centre
+    assert any("not in front" in p for p in sanity(G, out(tilted)).problems)
+    speckled = dome + 0.2 * (torch.rand(32, 32, generator=torch.Generator().manual_seed(0)) < 0.3)
+    assert not sanity(G, out(speckled)).ok
+    # with a depth range the silhouette rules apply as before (a frame-filling wall has no head in it)
+    G.depth_range = staticmethod(lambda: (0.5, 1.5))
+    G.card = type("Card", (), {"camera": type("Cam", (), {"radius": 1.0})})
+    assert not sanity(G, out(torch.full((32, 32), 1.4))).ok
+
+
 def test_tampered_weights_are_refused(packed, tmp_path):
     pkg = "gan3d_zoo_tampered_pkg"
     folder = tmp_path / pkg / "zoo" / "trained"
