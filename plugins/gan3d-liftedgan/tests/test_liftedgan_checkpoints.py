@@ -170,7 +170,8 @@ def test_safe_form_round_trip(safe_folder, model, io):
 
 
 def test_registered_cards_and_weights_add(tmp_path, weights, io):
-    assert gan3d.list_models("liftedgan/*") == ["liftedgan/afhqcat256", "liftedgan/ffhq256"]
+    # the official cards, beside the model the plugin ships (trained on the synthetic world)
+    assert gan3d.list_models("liftedgan/*") == ["liftedgan/afhqcat256", "liftedgan/ffhq256", "liftedgan/synth64"]
     for card in CARDS:
         assert card.resolution == 256 and card.citation.arxiv == "2011.13126" and "MIT" in card.license
         assert {w.filename for w in card.weights} >= {"checkpoint.pth", "config.py"}
