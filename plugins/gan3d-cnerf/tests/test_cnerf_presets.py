@@ -30,6 +30,32 @@ def test_synth64_preset_trains_g_faster_with_zeroed_sdf_biases_and_a_shorter_pre
     assert o.g_lr == pytest.approx(5e-4) and o.d_lr == pytest.approx(2e-4)
     assert o.zero_sdf_bias and o.sphere_init and o.sphere_init_iters == 2000
     assert STAGE1_PRESETS["synth64"]["kimg"] * 1000 / STAGE1_PRESETS["synth64"]["batch"] == 3000
+    # the pre-fit leaves the mapping alone there (officially it trains it too)
+    assert not o.sphere_init_mapping and options("official").sphere_init_mapping
+
+
+def test_a_prefit_without_the_mapping_keeps_the_latents_apart():
+    """With the mapping in the pre-fit (official) at the synth64 learning rate, every z is pulled towards
+    the one sphere and the mapping's output spread across z shrinks; fitting the init network alone
+    leaves the mapping as it was."""
+    from gan3d.train import Draws
+
+    def spread_after(mapping: bool) -> tuple[float, float]:
+        torch.manual_seed(0)
+        tr = Stage1Trainer(Stage1Options(**{**TINY, "g_lr": 5e-4, "sphere_init_iters": 600,
+                                                  "sphere_init_mapping": mapping}), INFO)
+        G = tr.networks["G"]
+        z = torch.randn(32, TINY["style_dim"], generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            before = float(G.style(z).std(0).mean())
+        tr.sphere_prefit(Draws(0), 2)
+        with torch.no_grad():
+            return before, float(G.style(z).std(0).mean())
+
+    before, kept = spread_after(False)
+    assert kept == before
+    before, official = spread_after(True)
+    assert official < 0.8 * before, (before, official)  # 0.67 -> 0.49 after 600 steps
 
 
 @pytest.mark.parametrize("zero", [False, True])

@@ -141,10 +141,13 @@ class Stage1Trainer(Trainer):
 
     # ------------------------------------------------------------------ pre-fit
     def sphere_prefit(self, draws: Draws, batch: int) -> list[float]:
-        """The official sphere pre-fit of the init SDF network (and the mapping), with its own Adam at G's
-        settings; afterwards the init network stays frozen (it only ever runs without gradient)."""
+        """The official sphere pre-fit of the init SDF network (and, with ``sphere_init_mapping``, the
+        mapping), with its own Adam at G's settings; afterwards the init network stays frozen (it only ever
+        runs without gradient)."""
         o, G = self.options, self.networks["G"]
-        params = list(G.style.parameters()) + list(G.renderer.init_network.parameters())
+        params = list(G.renderer.init_network.parameters())
+        if o.sphere_init_mapping:
+            params += list(G.style.parameters())
         for p in params:
             p.requires_grad_(True)
         opt = torch.optim.Adam(params, lr=o.g_lr, betas=tuple(o.betas))
