@@ -245,8 +245,13 @@ def resolve_config(data: dict, source: str = "training config", check_output: bo
         problems.append(("batch_gpu", f"must divide batch ({batch}); got {cfg.batch_gpu}"))
     dataset = None
     if check_data and "data" not in bad and isinstance(data.get("data"), str):
-        found, dataset = _data_problems(data, entry, options if not {"options", "runs"} & bad else None)
-        problems += found
+        if problems and _unbuilt_synth(data["data"]):
+            # building the world can take minutes: say what is wrong first, build once the config is right
+            problems.append(("data", f"not checked yet: {data['data']} is not built (it is built on the first "
+                                     f"run); fix the problems above first"))
+        else:
+            found, dataset = _data_problems(data, entry, options if not {"options", "runs"} & bad else None)
+            problems += found
     problems += _metric_problems(data, bad, dataset)
     if check_output and "out" not in bad:
         out = Path(data.get("out", "training-runs")).expanduser()
@@ -294,6 +299,19 @@ def reference_of(dataset) -> str | None:
     """The file or folder of an opened data set (fid's default reference), or None."""
     path = getattr(dataset, "path", None)
     return str(path) if path is not None and Path(path).exists() else None
+
+
+def _unbuilt_synth(spec: str) -> bool:
+    """Whether ``spec`` is a well-formed ``synth:`` spec whose world is not in the cache yet."""
+    from ..data.datasets import parse_synth_spec, synth_path
+
+    if not spec.startswith("synth:"):
+        return False
+    try:
+        p = parse_synth_spec(spec)
+    except Gan3dError:
+        return False  # malformed: opening it reports why
+    return not synth_path(p["num"], p["res"], p["seed"]).exists()
 
 
 def _data_problems(data: dict, entry, options: dict | None) -> tuple[list[tuple[str, str]], Any]:

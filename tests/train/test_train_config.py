@@ -23,6 +23,24 @@ def test_every_bad_field_is_named_at_once(sphere_data, tmp_path):
     assert "6 problem(s)" in msg
 
 
+def test_a_bad_config_does_not_build_the_synthetic_world_first(tmp_path, monkeypatch):
+    """Building a synth: world can take minutes; with other problems it waits until they are fixed."""
+    from gan3d.data.datasets import synth_path
+
+    monkeypatch.setenv("GAN3D_HOME", str(tmp_path / "home"))
+    cfg = toy_config("synth:num=4,res=64,seed=0", tmp_path, batch=-2)
+    with pytest.raises(InputError) as e:
+        resolve_config(cfg)
+    msg = str(e.value)
+    assert "  batch:" in msg and "  data: not checked yet: synth:num=4,res=64,seed=0 is not built" in msg, msg
+    assert not synth_path(4, 64, 0).exists()
+    resolve_config({**cfg, "batch": 2})  # a right config builds it
+    assert synth_path(4, 64, 0).exists()
+    with pytest.raises(InputError) as e:  # once built, the data is checked with the rest
+        resolve_config(cfg)
+    assert "not checked yet" not in str(e.value)
+
+
 def test_unknown_method_lists_the_registered_ones(sphere_data, tmp_path):
     with pytest.raises(InputError, match=r"no trainer for method 'tyo'.*did you mean 'toy'.*registered trainers: .*toy"):
         resolve_config(toy_config(sphere_data, tmp_path, method="tyo"))
