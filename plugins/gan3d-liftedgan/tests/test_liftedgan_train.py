@@ -172,7 +172,7 @@ def test_pass_two_trains_only_the_style_manipulation(teacher_dir):
     inputs = tr.prepare(Batch(torch.zeros(2, 3, 16, 16)), Draws(0), Progress(0, 0, 2))
     styles, _ = tr.targets(inputs["z"])
     est = tr.model.estimate(styles)
-    light_p, view_p = tr.perturbation(est, inputs)
+    light_p, view_p = tr.perturbation(est.light, inputs)
     tr.networks["G"].zero_grad(set_to_none=True)
     tr.style_pass(est, styles, light_p, view_p, {}).backward()
     touched = {n.split(".")[0] for n, p in tr.networks["G"].named_parameters() if p.grad is not None}

@@ -51,14 +51,6 @@ from .options import LiftedGANTrainOptions
 NETS = ("netD", "netT", "netSD", "netSC")
 
 
-@dataclasses.dataclass
-class _Estimate:
-    """The light ``[B,4]`` and view ``[B,6]`` that :meth:`LiftedGANTrainer.perturbation` reads."""
-
-    light: torch.Tensor
-    view: torch.Tensor
-
-
 class LiftedNets(nn.Module):
     """The four trained networks (official key names), shared with the trainer's :class:`LiftedGAN`."""
 
@@ -239,9 +231,9 @@ class LiftedGANTrainer(Trainer):
             inputs = self._draw(draws, "style_init", B)
             with torch.no_grad():
                 styles, _ = self.targets(inputs["z"], image=False)
-                _, light, view = m.netSD(styles)
+                light = m.netSD(styles)[1]
                 neutral = torch.cat((light[:, :2], torch.zeros_like(light[:, 2:])), 1)
-                light_p, view_p = self.perturbation(_Estimate(light, view), inputs)
+                light_p, view_p = self.perturbation(light, inputs)
                 half = (torch.arange(B, device=self.device) < B // 2)[:, None]
                 light_in = torch.where(half, neutral, light_p)
                 view_in = torch.where(half, torch.zeros_like(view_p), view_p)
@@ -276,12 +268,13 @@ class LiftedGANTrainer(Trainer):
         depth = contour_clip(est.canon_depth) if clip and self.options.clip_render_grad else None
         return self.model.render(est, view=view, light=light, mesh_depth=depth)
 
-    def perturbation(self, est, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampled light ``[B,4]`` (two shuffles) and view ``[B,6]``, both detached."""
-        light, angles = est.light, inputs["angles"]
+    def perturbation(self, light: torch.Tensor, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """From the estimated light ``[B,4]``: the sampled light ``[B,4]`` (two shuffles) and view ``[B,6]``
+        (the drawn angles), both detached."""
+        angles = inputs["angles"]
         light_p = torch.cat((light[inputs["perm_ab"], :2], light[inputs["perm_dir"], 2:]), 1)
         tx = torch.sin(angles[:, 1:2] / 180 * math.pi) * 0.2
-        view_p = torch.cat((angles / self.config.xyz_rotation_range, tx, torch.zeros_like(est.view[:, 4:])), 1)
+        view_p = torch.cat((angles / self.config.xyz_rotation_range, tx, angles.new_zeros(len(angles), 2)), 1)
         return light_p.detach(), view_p.detach()
 
     def loss(self, phase: Phase, real: Batch, inputs: dict, draws, progress: Progress):
@@ -300,7 +293,7 @@ class LiftedGANTrainer(Trainer):
                                    lam["lam_perc"], lam["lam_flip"])
             total = total + lam["lam_rec"] * l_rec
             logs["Loss/rec"] = l_rec.detach()
-        light_p, view_p = self.perturbation(est, inputs)
+        light_p, view_p = self.perturbation(est.light, inputs)
         w_p = m.netSC(styles.detach(), light_p, view_p)
         _, light_t, view_t = m.netSD(w_p)
         perturbed = self._render(est, light_t, view_t, clip=True).image_raw
